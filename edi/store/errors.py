@@ -28,6 +28,8 @@ __all__ = [
     "translate_busy",
 ]
 
+from edi.errors import EdiError, FatalError, RetriableError
+
 # SQLite primary result codes (the low byte of an extended code).
 _SQLITE_BUSY = 5
 _SQLITE_LOCKED = 6
@@ -36,14 +38,14 @@ _PG_LOCK_NOT_AVAILABLE = "55P03"
 _PG_QUERY_CANCELED = "57014"
 
 
-class StoreError(Exception):
+class StoreError(EdiError):
     """Base class of every error the store raises."""
 
     code: str = "STORE_ERROR"
     default_hint: str = ""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message)
+        super().__init__(message, code=type(self).code)
         self.message = message
         self.hint = hint if hint is not None else self.default_hint
 
@@ -53,35 +55,35 @@ class StoreError(Exception):
         return f"{text}; hint: {self.hint}" if self.hint else text
 
 
-class UnsafeStorageError(StoreError):
+class UnsafeStorageError(StoreError, FatalError):
     """The database is configured so that committed data could be lost on power failure."""
 
     code = "STORE_UNSAFE_STORAGE"
     default_hint = "fix the database durability settings named in the message, then start again"
 
 
-class UnsupportedDatabaseError(StoreError):
+class UnsupportedDatabaseError(StoreError, FatalError):
     """The database URL names a backend the store does not support."""
 
     code = "STORE_UNSUPPORTED_DATABASE"
     default_hint = "use a sqlite:/// file URL or a postgresql:// URL"
 
 
-class SchemaOutdatedError(StoreError):
+class SchemaOutdatedError(StoreError, FatalError):
     """The database schema is older than this version of the code."""
 
     code = "STORE_SCHEMA_OUTDATED"
     default_hint = "run `edi db upgrade` (back up the database first)"
 
 
-class SchemaTooNewError(StoreError):
+class SchemaTooNewError(StoreError, FatalError):
     """The database schema is newer than this version of the code knows."""
 
     code = "STORE_SCHEMA_TOO_NEW"
     default_hint = "upgrade the edi software to the version that wrote this database; never downgrade it"
 
 
-class StoreBusyError(StoreError):
+class StoreBusyError(StoreError, RetriableError):
     """A database lock was not obtained within the busy timeout; the operation may be retried."""
 
     code = "STORE_BUSY"

@@ -13,7 +13,8 @@ counter in tests and benchmarks), reserved only when an acknowledgement is actua
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO, Protocol
@@ -26,11 +27,21 @@ from edi.x12.writer import SegmentWriter
 _AK404_OK = frozenset(chr(c) for c in range(0x20, 0x7F))
 
 
-class ControlNumberSource(Protocol):
-    """Reserves ISA13 and GS06 values for one outbound interchange."""
+def _safe(ident: str) -> str:
+    """A partner ID made safe for a file name (never a path)."""
+    return "".join(c if c.isalnum() else "-" for c in ident.strip())[:20] or "unknown"
 
-    def reserve(self, sender: tuple[str, str], receiver: tuple[str, str], groups: int) -> tuple[int, list[int]]:
-        """Return (ISA13, [GS06 per group]) for an interchange from ``sender`` to ``receiver``."""
+
+class ControlNumberSource(Protocol):
+    """Reserves ISA13 and GS06 values for one outbound interchange.
+
+    ``reserving`` is a context manager: the numbers become final only when the block that writes
+    the document completes; an exception inside it releases them (no gap, no reuse).
+    """
+
+    def reserving(self, sender: tuple[str, str], receiver: tuple[str, str],
+                  groups: int) -> AbstractContextManager[tuple[int, list[int]]]:
+        """Reserve (ISA13, [GS06 per group]) for an interchange from ``sender`` to ``receiver``."""
         ...
 
 
@@ -41,13 +52,18 @@ class CounterNumbers:
     next_isa: int = 1
     next_gs: int = 1
 
-    def reserve(self, sender: tuple[str, str], receiver: tuple[str, str], groups: int) -> tuple[int, list[int]]:
-        """Sequential numbers from the counters."""
-        isa = self.next_isa
+    @contextmanager
+    def reserving(self, sender: tuple[str, str], receiver: tuple[str, str],
+                  groups: int) -> Iterator[tuple[int, list[int]]]:
+        """Sequential numbers from the counters; released if the block fails."""
+        isa, gs0 = self.next_isa, self.next_gs
         self.next_isa += 1
-        gs = list(range(self.next_gs, self.next_gs + groups))
         self.next_gs += groups
-        return isa, gs
+        try:
+            yield isa, list(range(gs0, gs0 + groups))
+        except BaseException:
+            self.next_isa, self.next_gs = isa, gs0
+            raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,11 +192,8 @@ class AckBuilder:
         gs.spool.write(text.encode("ascii"))
         gs.segments += 1
 
-    def _envelope(self, header: IsaHeader, groups: int) -> tuple[int, list[int], datetime, str, str]:
-        our = header.receiver
-        theirs = header.sender
-        isa13, gs_numbers = self.numbers.reserve(our, theirs, groups)
-        return isa13, gs_numbers, self.clock().astimezone(UTC), our[1], theirs[1]
+    def _when(self) -> datetime:
+        return self.clock().astimezone(UTC)
 
     def _isa(self, header: IsaHeader, isa13: int, when: datetime, delims: Delimiters, version: str) -> str:
         e = header.elements
@@ -193,37 +206,39 @@ class AckBuilder:
     def _emit_ta1(self, ic: InterchangeResult, header: IsaHeader, status: str, code: str) -> None:
         assert self._writer is not None
         w = self._writer
-        isa13, _, when, _, _ = self._envelope(header, 0)
+        when = self._when()
         e = header.elements
-        name = f"TA1_{isa13:09d}.edi"
-        body = [
-            self._isa(header, isa13, when, w.delims, self.control_version) + w.eol,
-            w.segment("TA1", e[13] if e[13].strip() else "000000000", e[9] if len(e[9]) == 6 else "000000",
-                      e[10] if len(e[10]) == 4 else "0000", status, code),
-            w.segment("IEA", "0", f"{isa13:09d}"),
-        ]
-        with self.opener(name) as out:
-            out.write("".join(body).encode("ascii"))
+        with self.numbers.reserving(header.receiver, header.sender, 0) as (isa13, _):
+            name = f"TA1_{_safe(header.receiver[1])}_{_safe(header.sender[1])}_{isa13:09d}.edi"
+            body = [
+                self._isa(header, isa13, when, w.delims, self.control_version) + w.eol,
+                w.segment("TA1", e[13] if e[13].strip() else "000000000", e[9] if len(e[9]) == 6 else "000000",
+                          e[10] if len(e[10]) == 4 else "0000", status, code),
+                w.segment("IEA", "0", f"{isa13:09d}"),
+            ]
+            with self.opener(name) as out:
+                out.write("".join(body).encode("ascii"))
         self.written.append(AckDocument("TA1", isa13, ic.control_number, None, name))
 
     def _emit_997(self, ic: InterchangeResult, header: IsaHeader, gs: _GroupSpool) -> None:
         assert self._writer is not None
         w = self._writer
-        isa13, (gs06,), when, our_app, their_app = self._envelope(header, 1)
+        when = self._when()
         grp = gs.grp
         version = "005010" if grp.gs08.startswith("005010") else "004010"
         ctl = "00501" if version == "005010" else self.control_version
-        name = f"997_{isa13:09d}.edi"
-        with self.opener(name) as out:
-            out.write((self._isa(header, isa13, when, w.delims, ctl) + w.eol).encode("ascii"))
-            out.write(w.segment("GS", "FA", grp.receiver or our_app, grp.sender or their_app,
-                                when.strftime("%Y%m%d"), when.strftime("%H%M"), str(gs06), "X",
-                                version).encode("ascii"))
-            out.write(w.segment("ST", "997", "0001").encode("ascii"))
-            gs.spool.seek(0)
-            while block := gs.spool.read(1 << 20):
-                out.write(block)
-            out.write(w.segment("SE", str(gs.segments + 2), "0001").encode("ascii"))
-            out.write(w.segment("GE", "1", str(gs06)).encode("ascii"))
-            out.write(w.segment("IEA", "1", f"{isa13:09d}").encode("ascii"))
+        with self.numbers.reserving(header.receiver, header.sender, 1) as (isa13, (gs06,)):
+            name = f"997_{_safe(header.receiver[1])}_{_safe(header.sender[1])}_{isa13:09d}.edi"
+            with self.opener(name) as out:
+                out.write((self._isa(header, isa13, when, w.delims, ctl) + w.eol).encode("ascii"))
+                out.write(w.segment("GS", "FA", grp.receiver or header.receiver[1], grp.sender or header.sender[1],
+                                    when.strftime("%Y%m%d"), when.strftime("%H%M"), str(gs06), "X",
+                                    version).encode("ascii"))
+                out.write(w.segment("ST", "997", "0001").encode("ascii"))
+                gs.spool.seek(0)
+                while block := gs.spool.read(1 << 20):
+                    out.write(block)
+                out.write(w.segment("SE", str(gs.segments + 2), "0001").encode("ascii"))
+                out.write(w.segment("GE", "1", str(gs06)).encode("ascii"))
+                out.write(w.segment("IEA", "1", f"{isa13:09d}").encode("ascii"))
         self.written.append(AckDocument("997", isa13, ic.control_number, grp.gs06, name))

@@ -87,6 +87,7 @@ class Finding:
     ak403: str | None = None
     data_element: str | None = None
     bad_value: str | None = None
+    segment_text: str | None = None
 
     @property
     def hint(self) -> str:
@@ -134,6 +135,8 @@ class Finding:
             out["x12"] = x12
         if self.bad_value is not None:
             out["bad_value"] = self.bad_value
+        if self.data_element is not None:
+            out["data_element"] = self.data_element
         return out
 
 

@@ -139,12 +139,13 @@ class X12Validator:
             report.quarantine = True
             return report
         try:
-            with p.open("rb") as fh:
-                return self._run(fh, report, sink)
+            fh = p.open("rb")
         except OSError as exc:
             from edi.errors import InputError  # noqa: PLC0415
 
             raise InputError(f"{p}: cannot read: {exc.strerror or exc}") from exc
+        with fh:
+            return self._run(fh, report, sink)
 
     def validate_bytes(self, data: bytes, name: str = "<bytes>", sink: Sink | None = None) -> FileReport:
         """Validate an in-memory document."""
@@ -962,11 +963,13 @@ class _Run:
             off = cur.offset_of(idx - 1) if 0 < idx <= len(cur.segments) else None
             base = Position(pos.file, byte_offset=off, isa13=pos.isa13, gs06=pos.gs06, st02=pos.st02,
                             segment_index=idx, segment_id=note.segment_id)
+            text_of = cur.segments[idx - 1][:300] if 0 < idx <= len(cur.segments) else None
             if note.code != "8":
                 code = note.code or "2"
                 self.v._add(self.report, Finding(_AK304_CODE.get(code, "SEGMENT_UNEXPECTED"), Level.SEGMENT,
                                                  f"{note.segment_id}: {_AK304_TEXT.get(code, 'segment error')}",
-                                                 base, ak502="5", ak304=code))
+                                                 base, ak502="5", ak304=code,
+                                                 segment_text=text_of if code != "3" else None))
                 continue
             texts = msgs.get((idx, note.segment_id), [])
             for j, e in enumerate(note.elements):
@@ -977,7 +980,8 @@ class _Run:
                     p = _with_element_offset(p, cur.segments[idx - 1], self.delims, e.position)
                 self.v._add(self.report, Finding(_AK403_CODE.get(e.code, "ELEMENT_INVALID_CHARACTER"),
                                                  Level.ELEMENT, text, p, ak502="5", ak304="8", ak403=e.code,
-                                                 data_element=e.data_element, bad_value=e.bad_value))
+                                                 data_element=e.data_element, bad_value=e.bad_value,
+                                                 segment_text=text_of))
         self._element_messages = {}
 
 

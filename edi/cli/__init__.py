@@ -1,0 +1,246 @@
+"""The ``edi`` command line.
+
+Exit codes: 0 everything accepted, 1 something rejected or accepted with errors, 2 usage or I/O
+error. Bad input never produces a traceback: it produces findings.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from edi.errors import CODES, EdiError, explain
+from edi.x12.envelope import VERSIONS_4010_FAMILY, VERSIONS_5010
+from edi.x12.limits import Limits
+from edi.x12.results import FileReport, Finding, Severity
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="EDI middleware for Amazon Vendor Central: validate, acknowledge and translate X12.")
+db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
+app.add_typer(db_app, name="db")
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+
+AcceptVersion = Annotated[list[str] | None, typer.Option(
+    "--accept-version", help="Also accept this ISA12 control version (e.g. 00501); repeatable.")]
+
+
+def _limits(accept: list[str] | None) -> Limits:
+    versions = set(VERSIONS_4010_FAMILY)
+    for v in accept or []:
+        if v == "5010":
+            versions |= VERSIONS_5010
+        else:
+            versions.add(v)
+    return Limits(supported_versions=frozenset(versions))
+
+
+def _caret(f: Finding) -> list[str]:
+    """The offending segment with a caret under the element, when known."""
+    text = f.segment_text
+    if not text:
+        return []
+    text = text.replace("\r", " ").replace("\n", " ")
+    shown = "".join(c if " " <= c <= "~" else "?" for c in text[:200])
+    col = 0
+    if f.position.element is not None and len(text) > 3:
+        sep = text[len(f.position.segment_id or text[:3])] if len(text) > len(f.position.segment_id or "") else "*"
+        parts = text.split(sep)
+        k = min(f.position.element, len(parts) - 1)
+        col = sum(len(p) + 1 for p in parts[:k])
+        col = min(col, len(shown))
+    return [f"    {shown}", "    " + " " * col + "^"]
+
+
+def _human(report: FileReport, out: typer.CallbackParam | None = None) -> None:
+    del out
+    for f in report.findings:
+        pos = f.position
+        where = report.file
+        if pos.segment_index is not None:
+            where += f":segment {pos.segment_index}"
+        elif pos.segment_id:
+            where += f":{pos.segment_id}"
+        if pos.byte_offset is not None:
+            where += f" (byte {pos.byte_offset})"
+        codes = ", ".join(f"{k.upper()} {v}" for k, v in (("ta105", f.ta105), ("ak905", f.ak905), ("ak502", f.ak502),
+                                                         ("ak304", f.ak304), ("ak403", f.ak403)) if v)
+        env = pos.envelope_text()
+        line = f"{where}: {f.code} {f.message}"
+        if env:
+            line += f" [{env}]"
+        if codes:
+            line += f" ({codes})"
+        typer.echo(line, err=f.severity is not Severity.INFO)
+        for extra in _caret(f):
+            typer.echo(extra, err=True)
+        if f.severity is Severity.ERROR and f.hint:
+            typer.echo(f"    hint: {f.hint}", err=True)
+    verdict = "accepted" if report.accepted else "REJECTED"
+    typer.echo(f"{report.file}: {verdict}: {report.transaction_sets} transaction set(s), {report.segments} "
+               f"segment(s), {len(report.errors)} error(s)")
+
+
+def _report_json(report: FileReport) -> dict[str, object]:
+    return {
+        "file": report.file,
+        "accepted": report.accepted,
+        "quarantine": report.quarantine,
+        "transaction_sets": report.transaction_sets,
+        "segments": report.segments,
+        "interchanges": [
+            {
+                "isa13": ic.control_number,
+                "rejected": ic.rejected,
+                "ta105": ic.ta105,
+                "groups": [{"gs01": g.gs01, "gs06": g.gs06, "gs08": g.gs08, "ak901": g.ak901, "ak905": g.ak905,
+                            "received": g.received, "accepted": g.accepted_sets} for g in ic.groups],
+            }
+            for ic in report.interchanges
+        ],
+        "findings": [f.as_dict() for f in report.findings],
+    }
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="X12 files to validate.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    accept_version: AcceptVersion = None,
+    partner: Annotated[str | None, typer.Option(help="Apply this partner's guide layer (e.g. amazon).")] = None,
+) -> None:
+    """Validate X12 files: envelopes and implementation guides. Exit 1 if anything is rejected."""
+    from edi.x12 import X12Validator  # noqa: PLC0415 - keep `edi --help` fast
+    from edi.x12.guide import default_registry  # noqa: PLC0415
+
+    v = X12Validator(default_registry(partner), _limits(accept_version))
+    reports = []
+    for path in files:
+        reports.append(v.validate_path(path))
+    if as_json:
+        typer.echo(json.dumps([_report_json(r) for r in reports], indent=2))
+    else:
+        for r in reports:
+            _human(r)
+    raise typer.Exit(EXIT_OK if all(r.accepted for r in reports) else EXIT_REJECTED)
+
+
+@app.command()
+def ack(
+    file: Annotated[Path, typer.Argument(help="The inbound X12 file to acknowledge.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for the 997/TA1 files.")],
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory (control-number ledger).",
+                                                  envvar="EDI_DATA_DIR")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    accept_version: AcceptVersion = None,
+    partner: Annotated[str | None, typer.Option(help="Apply this partner's guide layer (e.g. amazon).")] = None,
+) -> None:
+    """Validate FILE and write the 997s (and TA1s) it calls for into OUT, numbered from the ledger."""
+    from edi.x12 import AckBuilder, X12Validator  # noqa: PLC0415
+    from edi.x12.guide import default_registry  # noqa: PLC0415
+    from edi.x12.ledger import LedgerNumbers  # noqa: PLC0415
+
+    out.mkdir(parents=True, exist_ok=True)
+    numbers = LedgerNumbers.open(data_dir)
+    limits = _limits(accept_version)
+
+    def opener(name: str):  # noqa: ANN202 - a binary file context manager
+        return (out / name).open("xb")
+
+    builder = AckBuilder(opener, numbers, ta1_on_error=limits.ta1_on_error)
+    report = X12Validator(default_registry(partner), limits).validate_path(file, builder)
+    if as_json:
+        body = _report_json(report)
+        body["acknowledgements"] = [{"kind": a.kind, "file": str(out / a.name), "isa13": a.isa13,
+                                     "answers_isa13": a.answers_isa13, "answers_gs06": a.answers_gs06}
+                                    for a in builder.written]
+        typer.echo(json.dumps(body, indent=2))
+    else:
+        _human(report)
+        for a in builder.written:
+            typer.echo(f"wrote {out / a.name} ({a.kind} answering ISA {a.answers_isa13}"
+                       + (f" / GS {a.answers_gs06}" if a.answers_gs06 else "") + ")")
+    raise typer.Exit(EXIT_OK if report.accepted else EXIT_REJECTED)
+
+
+@app.command()
+def parse(
+    file: Annotated[Path, typer.Argument(help="The X12 file to parse.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output (the canonical tree).")] = False,
+    accept_version: AcceptVersion = None,
+) -> None:
+    """Print each accepted transaction set with its elements named from the guide."""
+    from edi.x12 import X12Validator  # noqa: PLC0415
+    from edi.x12.tree import document_tree, named_segments  # noqa: PLC0415
+    from edi.x12.validator import Document  # noqa: PLC0415
+
+    docs: list[Document] = []
+
+    class _Keep:
+        def interchange_start(self, *a: object) -> None: ...
+        def group_start(self, *a: object) -> None: ...
+        def group_end(self, *a: object) -> None: ...
+        def interchange_end(self, *a: object) -> None: ...
+
+        def set_done(self, grp: object, res: object, doc: Document | None) -> None:
+            if doc is not None:
+                docs.append(doc)
+
+    v = X12Validator(limits=_limits(accept_version), keep_documents=True)
+    report = v.validate_path(file, _Keep())
+    if as_json:
+        typer.echo(json.dumps({
+            "file": str(file), "accepted": report.accepted,
+            "documents": [{"isa13": d.isa13, "gs06": d.gs06, "st01": d.set_id, "st02": d.control_number,
+                           "version": d.version, "tree": document_tree(d)} for d in docs],
+            "findings": [f.as_dict() for f in report.findings]}, indent=2))
+    else:
+        for d in docs:
+            typer.echo(f"== {d.set_id} {d.control_number} (ISA {d.isa13} / GS {d.gs06}, {d.version})")
+            for seg in named_segments(d):
+                loop = f" [{seg['loop']}]" if seg["loop"] else ""
+                typer.echo(f"{seg['position']:>5} {seg['segment']:<4} {seg['name']}{loop}")
+                for el in seg["elements"]:
+                    typer.echo(f"        {el['id']:<9} {el['name'][:40]:<40} = {el['value']}")
+        if report.findings:
+            _human(report)
+    raise typer.Exit(EXIT_OK if report.accepted else EXIT_REJECTED)
+
+
+@app.command("explain")
+def explain_cmd(code: Annotated[str, typer.Argument(help="A finding code, e.g. SE_SEGMENT_COUNT.")]) -> None:
+    """Explain a finding code: what it means and what to do."""
+    try:
+        info = explain(code.upper())
+    except KeyError:
+        known = ", ".join(sorted(CODES))
+        typer.echo(f"unknown code {code!r}; known codes: {known}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    typer.echo(f"{info.code} ({info.dotted}): {info.summary}\nhint: {info.hint}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: Annotated[Path | None, typer.Option(help="Data directory.", envvar="EDI_DATA_DIR")] = None,
+               ) -> None:
+    """Create or upgrade the database schema (back up first)."""
+    from edi.store import ensure_schema, open_engine  # noqa: PLC0415
+
+    engine = open_engine(data_dir=data_dir)
+    ensure_schema(engine, upgrade=True)
+    typer.echo(f"database at {engine.url.render_as_string(hide_password=True)} is up to date")
+
+
+def main() -> None:
+    """Console entry point: run the app, turning our errors into one line and exit code 2."""
+    try:
+        app()
+    except EdiError as exc:
+        typer.echo(f"error: {exc.code} {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    except OSError as exc:
+        typer.echo(f"error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}", err=True)
+        sys.exit(EXIT_USAGE)
