@@ -211,6 +211,46 @@ def parse(
     raise typer.Exit(EXIT_OK if report.accepted else EXIT_REJECTED)
 
 
+@app.command()
+def demo(
+    inbound: Annotated[Path, typer.Option(help="Folder of inbound X12 files.")] = Path("samples/inbound"),
+    out: Annotated[Path, typer.Option(help="Folder for the acknowledgements.")] = Path("out"),
+    data_dir: Annotated[Path, typer.Option(help="Data directory (embedded SQLite).",
+                                           envvar="EDI_DATA_DIR")] = Path("data"),
+) -> None:
+    """Validate every sample 850 and write the 997s (and TA1s) they call for, with a summary table."""
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    from edi.x12 import AckBuilder, X12Validator  # noqa: PLC0415
+    from edi.x12.ledger import LedgerNumbers  # noqa: PLC0415
+
+    files = sorted(p for p in inbound.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not files:
+        typer.echo(f"no files in {inbound}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    ack_dir = out / "997"
+    ack_dir.mkdir(parents=True, exist_ok=True)
+    numbers = LedgerNumbers.open(data_dir)
+    validator = X12Validator()
+    table = Table(title=f"X12 intake: {inbound}")
+    for col in ("file", "sets", "segments", "verdict", "acknowledgements"):
+        table.add_column(col)
+    rejected = 0
+    for path in files:
+        builder = AckBuilder(lambda name: (ack_dir / name).open("xb"), numbers)
+        report = validator.validate_path(path, builder)
+        rejected += not report.accepted
+        verdict = "[green]accepted[/green]" if report.accepted else (
+            f"[red]rejected[/red] ({', '.join(sorted({f.code for f in report.errors}))})")
+        table.add_row(path.name, str(report.transaction_sets), str(report.segments), verdict,
+                      ", ".join(a.name for a in builder.written) or "-")
+    console = Console()
+    console.print(table)
+    console.print(f"{len(files)} file(s), {rejected} rejected; acknowledgements in {ack_dir}; "
+                  f"control numbers in {data_dir}")
+
+
 @app.command("explain")
 def explain_cmd(code: Annotated[str, typer.Argument(help="A finding code, e.g. SE_SEGMENT_COUNT.")]) -> None:
     """Explain a finding code: what it means and what to do."""
