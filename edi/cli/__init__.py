@@ -117,7 +117,7 @@ def validate(
     from edi.x12 import X12Validator  # noqa: PLC0415 - keep `edi --help` fast
     from edi.x12.guide import default_registry  # noqa: PLC0415
 
-    v = X12Validator(default_registry(partner), _limits(accept_version))
+    v = X12Validator(default_registry(partner or None), _limits(accept_version))
     reports = []
     for path in files:
         reports.append(v.validate_path(path))
@@ -137,7 +137,7 @@ def ack(
                                                   envvar="EDI_DATA_DIR")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     accept_version: AcceptVersion = None,
-    partner: Annotated[str | None, typer.Option(help="Apply this partner's guide layer (e.g. amazon).")] = None,
+    partner: Annotated[str | None, typer.Option(help="Partner guide layer ('' for the bare standard).")] = "amazon",
 ) -> None:
     """Validate FILE and write the 997s (and TA1s) it calls for into OUT, numbered from the ledger."""
     from edi.x12 import AckBuilder, X12Validator  # noqa: PLC0415
@@ -152,7 +152,7 @@ def ack(
         return (out / name).open("xb")
 
     builder = AckBuilder(opener, numbers, ta1_on_error=limits.ta1_on_error)
-    report = X12Validator(default_registry(partner), limits).validate_path(file, builder)
+    report = X12Validator(default_registry(partner or None), limits).validate_path(file, builder)
     if as_json:
         body = _report_json(report)
         body["acknowledgements"] = [{"kind": a.kind, "file": str(out / a.name), "isa13": a.isa13,
@@ -232,7 +232,9 @@ def demo(
     ack_dir = out / "997"
     ack_dir.mkdir(parents=True, exist_ok=True)
     numbers = LedgerNumbers.open(data_dir)
-    validator = X12Validator()
+    from edi.x12.guide import default_registry  # noqa: PLC0415
+
+    validator = X12Validator(default_registry("amazon"))
     table = Table(title=f"X12 intake: {inbound}")
     for col in ("file", "sets", "segments", "verdict", "acknowledgements"):
         table.add_column(col)

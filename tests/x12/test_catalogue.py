@@ -244,7 +244,7 @@ def test_x3_inconsistent_element_separator() -> None:
     assert_ta1(run(x12(*ic(isa_text=text[:cut] + "|" + text[cut + 1:]))), "026")
 
 
-@pytest.mark.xfail(strict=True, reason="the TA1 answering it reuses '*' as its segment terminator: unreadable")
+@pytest.mark.xfail(strict=True, reason="the TA1 answering it reuses '*' as its terminator: unreadable")
 def test_x4_segment_terminator_equals_element_separator() -> None:
     """An ISA whose terminator is the element separator gives TA1 026 or 004."""
     segs = ic()
@@ -259,7 +259,8 @@ def test_x4_segment_terminator_equals_element_separator() -> None:
         strict=True, reason="the TA1 echoes ISA16 '*' (= its element separator): unreadable")),
     pytest.param("~", marks=pytest.mark.xfail(
         strict=True, reason="TA105 004 instead of 027, and the TA1 echoes ISA16 '~' = its terminator")),
-    pytest.param("A", marks=pytest.mark.xfail(strict=True, reason="the TA1 echoes the alphanumeric ISA16 'A'")),
+    pytest.param("A", marks=pytest.mark.xfail(
+        strict=True, reason="the TA1 echoes the alphanumeric ISA16 'A'")),
     pytest.param("1", marks=pytest.mark.xfail(
         strict=True, reason="OutboundValueError escapes AckBuilder: TA102 '220131' holds the separator '1'")),
 ])
@@ -367,14 +368,14 @@ def test_x14_cut_inside_set() -> None:
     assert all(g.accepted_sets == 0 for g in r.report.interchanges[0].groups)
 
 
-@pytest.mark.xfail(strict=True, reason="ISA13 repeated by one sender inside one file is not detected (TA1 025)")
+@pytest.mark.xfail(strict=True, reason="ISA13 reused by one sender in one file is not detected (TA1 025)")
 def test_x15_isa13_repeated_in_one_file() -> None:
     """The same sender reusing ISA13 for different content in one file: the second gets TA1 025."""
     first = ic()
     second = ic(groups=[grp(sets=[tx([*HEADER, LINES[0], "CTT*1*72"])])])
     r = run(x12(*first, *second))
     assert not r.report.interchanges[0].rejected
-    assert [d.kind for d in r.written][0] == "997"
+    assert r.written[0].kind == "997"
     assert r.report.interchanges[1].ta105 == "025"
     assert r.report.quarantine
 
@@ -612,9 +613,11 @@ def test_x39_separator_in_product_id() -> None:
     assert {a[3] for a in seg(segs, "AK4")} & {"2", "3", "5", "7"}
 
 
-@pytest.mark.xfail(strict=True, reason="ID elements without a code list in the map are never checked (no AK403 7)")
-@pytest.mark.parametrize("po1", ["PO1*1*72*EA*24.53*PE*UP*0400711*XX*1", "PO1*1*72*QQ*24.53*PE*UP*040071156251"],
-                         ids=["shifted-into-PO108", "PO103-QQ"])
+@pytest.mark.xfail(strict=True, reason="ID elements without a code list in the map go unchecked (no AK403 7)")
+@pytest.mark.parametrize("po1", [
+    pytest.param("PO1*1*72*EA*24.53*PE*UP*0400711*XX*1", id="shifted-into-PO108"),
+    pytest.param("PO1*1*72*QQ*24.53*PE*UP*040071156251", id="PO103-QQ"),
+])
 def test_x39_shifted_value_in_code_element(po1: str) -> None:
     """A value a stray ``*`` shifts into an ID element (PO108 ``XX``), or PO103 ``QQ``, gives AK403 7."""
     lines = [po1, *LINES[1:]]
@@ -694,7 +697,7 @@ def test_x51_two_interchanges_second_broken() -> None:
     """Two interchanges, the second with IEA02 wrong: the first gets a 997, the second a TA1 001."""
     second = ic(isa13="000069801", iea02="000069899", groups=[grp(gs06="69801")])
     r = run(x12(*ic(), *second))
-    first, broken = r.report.interchanges
+    first = r.report.interchanges[0]
     assert not first.rejected
     assert first.groups[0].ak901 == "A"
     assert [d.kind for d in r.written if d.answers_isa13 == "000069800"] == ["997"]
