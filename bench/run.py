@@ -260,9 +260,7 @@ def run_child(name: str, path: Path, timeout: float) -> dict:
     env.update(EDI_BENCH_LIMITS=EDI_OPTIONS["limits"], EDI_BENCH_WARM="1" if EDI_OPTIONS["warm"] else "0")
     env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     try:
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO, check=False
-        )
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO, check=False)
     except subprocess.TimeoutExpired:
         return {"contender": name, "status": "timeout", "reason": f"> {timeout:.0f} s"}
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
@@ -437,9 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         default="lifted",
         help="edi caps: 'lifted' raises file-size/sets-per-group caps (default); 'default' keeps them",
     )
-    ap.add_argument(
-        "--edi-cold", action="store_true", help="time edi's guide compilation too (no warm-up call)"
-    )
+    ap.add_argument("--edi-cold", action="store_true", help="time edi's guide compilation too (no warm-up call)")
     ap.add_argument("--json", action="store_true", help="print the JSON document instead of the table")
     ap.add_argument("--save", type=Path, help="also write the JSON document to this file")
     args = ap.parse_args(argv)

@@ -148,7 +148,7 @@ def ack(
     numbers = LedgerNumbers.open(data_dir)
     limits = _limits(accept_version)
 
-    def opener(name: str):  # noqa: ANN202 - a binary file context manager
+    def opener(name: str):
         return (out / name).open("xb")
 
     builder = AckBuilder(opener, numbers, ta1_on_error=limits.ta1_on_error)

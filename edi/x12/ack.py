@@ -27,6 +27,25 @@ from edi.x12.writer import SegmentWriter
 _AK404_OK = frozenset(chr(c) for c in range(0x20, 0x7F))
 
 
+def _special(c: str | None) -> bool:
+    return c is not None and len(c) == 1 and 0x20 < ord(c) < 0x7F and not c.isalnum()
+
+
+def reply_delimiters(d: Delimiters) -> Delimiters:
+    """The partner's delimiters where they are usable, sane defaults where the inbound ISA broke them."""
+    es = d.element if _special(d.element) else "*"
+    term = d.segment if _special(d.segment) and d.segment != es else next(c for c in "~\x1c'" if c != es)
+    cs = d.component if _special(d.component) and d.component not in (es, term) else next(
+        c for c in ">:^|!" if c not in (es, term))
+    rep = d.repetition if d.repetition and _special(d.repetition) and d.repetition not in (es, term, cs) else None
+    return Delimiters(es, cs, term, rep)
+
+
+def _writable(value: str, delims: Delimiters) -> bool:
+    return all(0x20 <= ord(c) < 0x7F for c in value) and not any(
+        c in value for c in (delims.element, delims.segment, delims.component, delims.repetition) if c)
+
+
 def _safe(ident: str) -> str:
     """A partner ID made safe for a file name (never a path)."""
     return "".join(c if c.isalnum() else "-" for c in ident.strip())[:20] or "unknown"
@@ -108,7 +127,7 @@ class AckBuilder:
         """Remember the header to answer it."""
         self._header = header
         self._spools = []
-        self._writer = SegmentWriter(header.delimiters, newline=self.newline)
+        self._writer = SegmentWriter(reply_delimiters(header.delimiters), newline=self.newline)
 
     def group_start(self, ic: InterchangeResult, grp: GroupResult) -> None:
         """Open a spool for the group's AK2 loops."""
@@ -208,12 +227,16 @@ class AckBuilder:
         w = self._writer
         when = self._when()
         e = header.elements
+        if not all(_writable(v, w.delims) and v.strip() for v in (e[5], e[6], e[7], e[8])):
+            return  # the sender cannot be addressed: the finding is the only answer
+        ta101 = e[13] if len(e[13]) == 9 and e[13].isdigit() else "000000000"
+        ta102 = e[9] if len(e[9]) == 6 and e[9].isdigit() else "000000"
+        ta103 = e[10] if len(e[10]) == 4 and e[10].isdigit() else "0000"
         with self.numbers.reserving(header.receiver, header.sender, 0) as (isa13, _):
             name = f"TA1_{_safe(header.receiver[1])}_{_safe(header.sender[1])}_{isa13:09d}.edi"
             body = [
                 self._isa(header, isa13, when, w.delims, self.control_version) + w.eol,
-                w.segment("TA1", e[13] if e[13].strip() else "000000000", e[9] if len(e[9]) == 6 else "000000",
-                          e[10] if len(e[10]) == 4 else "0000", status, code),
+                w.segment("TA1", ta101, ta102, ta103, status, code),
                 w.segment("IEA", "0", f"{isa13:09d}"),
             ]
             with self.opener(name) as out:

@@ -28,13 +28,17 @@ GROUP_SETS: dict[str, frozenset[str]] = {
 }
 SET_GROUP = {s: g for g, sets in GROUP_SETS.items() for s in sets}
 
-ID_QUALIFIERS = frozenset(
-    "01 02 03 04 07 08 09 10 11 12 13 14 15 16 17 18 19 20 24 27 28 29 30 33 ZZ".split())
-AUTH_QUALIFIERS = frozenset("00 01 02 03 04 05 06".split())
+ID_QUALIFIERS = frozenset({
+    "01", "02", "03", "04", "07", "08", "09", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20",
+    "24", "27", "28", "29", "30", "33", "ZZ",
+})
+AUTH_QUALIFIERS = frozenset(["00", "01", "02", "03", "04", "05", "06"])
 SECURITY_QUALIFIERS = frozenset({"00", "01"})
 # control versions whose envelope is the 004010 layout (ISA11 = 'U' standards identifier)
-VERSIONS_4010_FAMILY = frozenset(
-    "00200 00201 00204 00300 00301 00302 00303 00304 00305 00306 00307 00400 00401".split())
+VERSIONS_4010_FAMILY = frozenset({
+    "00200", "00201", "00204", "00300", "00301", "00302", "00303", "00304", "00305", "00306", "00307", "00400",
+    "00401",
+})
 VERSIONS_5010 = frozenset({"00501"})
 
 
@@ -126,13 +130,22 @@ def parse_isa(text: str, supported_versions: frozenset[str]) -> IsaHeader:
             elements = ("ISA", *fields)
             term = text[ISA_LENGTH - 1]
         else:
-            wrong = [f"ISA{i:02d} is {len(v)} characters (must be {w})"
-                     for i, (v, w) in enumerate(zip(elements[1:16], ISA_WIDTHS[:15], strict=True), 1)
-                     if len(v) != w]
+            bad = [(i, v, w) for i, (v, w) in enumerate(zip(elements[1:16], ISA_WIDTHS[:15], strict=True), 1)
+                   if len(v) != w]
+            wrong = [f"ISA{i:02d} is {len(v)} characters (must be {w})" for i, v, w in bad]
             length = 3 + sum(len(v) for v in elements[1:17]) + 16 + (1 if term else 0)
             detail = "; ".join(wrong[:3]) or "the layout is broken"
-            problems.append(IsaProblem("022", "ISA_LENGTH",
-                                       f"ISA must be {ISA_LENGTH} characters, found {length}: {detail}"))
+            # one element of the wrong width that has its own TA105 code is reported by that code
+            specific = {5: "005", 6: "006", 7: "007", 8: "008", 9: "014", 10: "015", 13: "018"}
+            if len(bad) == 1 and bad[0][0] in specific and len(parts) > 16:
+                i = bad[0][0]
+                problems.append(IsaProblem(specific[i], "ISA_INVALID_VALUE" if i in (5, 6, 7, 8) else (
+                    "ISA_DATE" if i == 9 else "ISA_TIME" if i == 10 else "ISA_CONTROL_NUMBER"),
+                    f"ISA{i:02d} {elements[i]!r} is {len(elements[i])} characters (must be {bad[0][2]}); "
+                    f"the ISA is {length} characters instead of {ISA_LENGTH}", i))
+            else:
+                problems.append(IsaProblem("022", "ISA_LENGTH",
+                                           f"ISA must be {ISA_LENGTH} characters, found {length}: {detail}"))
     readable = bool(elements[6].strip()) and len(elements) > 6
     cs = elements[16][:1]
     version = elements[12]
@@ -143,16 +156,16 @@ def parse_isa(text: str, supported_versions: frozenset[str]) -> IsaHeader:
     if problems:
         return IsaHeader(elements, delims, tuple(problems), readable)
 
-    if not term or term == es or term.isalnum() or term == cs:
+    if not _special(cs) or cs in (es, term):
+        problems.append(IsaProblem("027", "ISA_COMPONENT_SEPARATOR",
+                                   f"ISA16 {cs!r} must be a special character distinct from the element "
+                                   "separator and the segment terminator", 16))
+    elif not term or term == es or not (_special(term) or term in "\r\n\x1c\x1d\x1e\x1f\x07\x85"):
         problems.append(IsaProblem("004", "ISA_SEGMENT_TERMINATOR",
                                    f"segment terminator {term!r} must be a special character distinct "
                                    "from the element and component separators"))
     if not _special(es):
         problems.append(IsaProblem("026", "ISA_ELEMENT_SEPARATOR", f"element separator {es!r} is not valid"))
-    if not _special(cs) or cs in (es, term):
-        problems.append(IsaProblem("027", "ISA_COMPONENT_SEPARATOR",
-                                   f"ISA16 {cs!r} must be a special character distinct from the element "
-                                   "separator and the segment terminator", 16))
     checks: list[tuple[int, bool, str, str, str]] = [
         (1, elements[1] in AUTH_QUALIFIERS, "010", "ISA_INVALID_VALUE", "ISA01 authorization qualifier"),
         (3, elements[3] in SECURITY_QUALIFIERS, "012", "ISA_INVALID_VALUE", "ISA03 security qualifier"),

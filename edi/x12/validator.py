@@ -220,6 +220,7 @@ class _Run:
         self.version = ""
         self.eof = False
         self.eol = ""
+        self.seen_interchanges: set[tuple[str, str, str]] = set()
         self._element_messages: dict[tuple[int, str], list[str]] = {}
         self._nodes: list[int] = []
 
@@ -341,6 +342,11 @@ class _Run:
             el_off = start + (SEPARATOR_OFFSETS[el - 1] + 1 if el else 0)
             self._ic_error(prob.code, prob.ta105, prob.message,
                            Position(pos.file, byte_offset=el_off, isa13=pos.isa13, segment_id="ISA", element=el))
+        key = (header.elements[5], header.elements[6].strip(), header.elements[13])
+        if not header.problems and key in self.seen_interchanges:
+            self._ic_error("DUPLICATE_INTERCHANGE", "025",
+                           f"ISA13 {header.elements[13]} from {key[0]}/{key[1]} repeats within this file", pos)
+        self.seen_interchanges.add(key)
         if self.sink:
             self.sink.interchange_start(ic, header)
         fatal_layout = any(p.ta105 in ("022", "026", "004", "027") for p in header.problems)
@@ -402,10 +408,7 @@ class _Run:
             base = self.pending_offset
             fast = bool(parts)
             if fast:
-                if eol:
-                    fast = text.count(term) == len(parts)
-                else:
-                    fast = "\n" not in text and "\r" not in text
+                fast = text.count(term) == len(parts) if eol else ("\n" not in text and "\r" not in text)
                 if fast:
                     fast = max(map(len, parts)) <= max_seg and "" not in parts
             if fast:
@@ -501,12 +504,11 @@ class _Run:
         tail = parts.pop()
         off = base
         max_set = self.limits.max_segments_per_set
-        for raw in parts:
+        for piece in parts:
             seg_off = off
-            off += len(raw) + 1
-            stripped = raw.lstrip("\r\n")
-            seg_off += len(raw) - len(stripped)
-            raw = stripped
+            off += len(piece) + 1
+            raw = piece.lstrip("\r\n")
+            seg_off += len(piece) - len(raw)
             if len(raw) > max_seg:
                 self._overlong(raw, seg_off, raw.count(es))
                 continue
@@ -598,7 +600,9 @@ class _Run:
         if sid == "TA1" and self.grp is None:
             # an interchange acknowledgement travels between ISA and IEA, outside any group
             el = raw.split(self.delims.element)
-            if len(el) < 6 or el[4] not in ("A", "E", "R") or not re.fullmatch(r"\d{3}", el[5]):
+            if (len(el) < 6 or el[4] not in ("A", "E", "R") or not re.fullmatch(r"\d{3}", el[5])
+                    or not re.fullmatch(r"\d{9}", el[1]) or not _valid_yymmdd(el[2])
+                    or not re.fullmatch(r"(?:[01]\d|2[0-3])[0-5]\d", el[3])):
                 self._ic_error("INTERCHANGE_STRUCTURE", "024", f"TA1 segment is malformed: {raw[:60]!r}",
                                self._pos(offset, "TA1"))
             return
@@ -716,7 +720,8 @@ class _Run:
 
     def _end_group(self) -> None:
         grp, ic = self.grp, self.ic
-        assert grp is not None and ic is not None
+        assert grp is not None
+        assert ic is not None
         if grp.rejected:
             grp.accepted_sets = 0
         if self.sink:
@@ -991,6 +996,10 @@ def _with_element_offset(p: Position, raw: str, delims: Delimiters, element: int
     extra = sum(len(x) + 1 for x in parts[:k])
     return Position(p.file, (p.byte_offset or 0) + extra, p.line, p.column, p.isa13, p.gs06, p.st02,
                     p.segment_index, p.segment_id, p.element, p.component)
+
+
+def _valid_yymmdd(v: str) -> bool:
+    return len(v) == 6 and v.isdigit() and _valid_ccyymmdd("20" + v)
 
 
 def _valid_ccyymmdd(v: str) -> bool:

@@ -61,11 +61,7 @@ EVIDENCE: dict[str, tuple[str, str]] = {
     "generic_997_005010_AK3-AK4-reject_staedi.edi": ("ours", "GROUP_VERSION_UNSUPPORTED"),
     "oopfactory_855_4010_ssimmons_multi_st.txt": ("ours", "INTERCHANGE_STRUCTURE"),
 }
-WE_ARE_WRONG: dict[str, str] = {
-    "pyx12_997_4010_with_TA1_before_IEA.edi":
-        "TA1*000484889*040709*3339*R*015 has TA103 time 3339 (invalid); Bots rejects it, we only check "
-        "TA104/TA105 of a TA1 and accept",
-}
+WE_ARE_WRONG: dict[str, str] = {}
 
 
 def ours() -> X12Validator:
@@ -82,15 +78,7 @@ def bots(data: bytes) -> tuple[bool, str]:
     return bool(res.get("success")) and not errors, "\n".join(map(str, errors))
 
 
-_TA1_NON_ASCII = ("UnicodeEncodeError escapes AckBuilder._emit_ta1: the TA1 copies a non-ASCII {what} of the "
-                  "broken ISA into its own ISA")
-CRASHES: dict[str, str] = {
-    "generic_850_004010_BOM_edinet.edi": _TA1_NON_ASCII.format(what="value (U+00A0 padding, ISA length 022)"),
-    "generic_850_004010_BOM_tab-indented_edinet.edi":
-        _TA1_NON_ASCII.format(what="value (U+00A0 padding, ISA length 022)"),
-    "oopfactory_856_4010_soi_ellipsis_terminator.txt":
-        _TA1_NON_ASCII.format(what="segment terminator (first byte of a UTF-8 '…', TA105 004)"),
-}
+CRASHES: dict[str, str] = {}
 
 
 def _param(p: Path, wrong: dict[str, str]) -> object:

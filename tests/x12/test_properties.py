@@ -89,7 +89,7 @@ def test_round_trip_read_of_write_is_identity(delims: Delimiters, pos: list[list
     assert len(docs) == len(pos)
     for doc, body in zip(docs, pos, strict=True):
         got = [seg.split(delims.element) for seg in doc.segments[1:-1]]
-        expected = [[e for e in s] for s in body]
+        expected = [list(s) for s in body]
         # the writer drops trailing empty elements
         for g, e in zip(got, expected, strict=True):
             while e and e[-1] == "":
