@@ -143,8 +143,15 @@ class AckBuilder:
         gs = self._spools[-1] if self._spools and self._spools[-1].grp is grp else None
         if gs is None:
             return
-        self._write(gs, "AK2", res.st01 or "000", res.st02 or "0000")
         assert self._writer is not None
+        if res.accepted and not res.notes and res.st02.isalnum() and res.st01.isdigit():
+            # the common case, written without per-element checks (both values are plain alphanumerics)
+            w = self._writer
+            es, term = w.delims.element, w.delims.segment + w.eol
+            gs.spool.write(f"AK2{es}{res.st01}{es}{res.st02}{term}AK5{es}A{term}".encode("ascii"))
+            gs.segments += 2
+            return
+        self._write(gs, "AK2", res.st01 or "000", res.st02 or "0000")
         cs = self._writer.delims.component
         for note in res.notes:
             self._write(gs, "AK3", note.segment_id or "ZZ", str(note.position), None, note.code)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from edi.x12.envelope import Delimiters
-from edi.x12.guide import CompositeDef, ElementDef, Guide, LoopDef, SegmentDef
+from edi.x12.guide import UNBOUNDED, CompositeDef, ElementDef, Guide, LoopDef, SegmentDef
 
 # ---------------------------------------------------------------------------------------------
 # element patterns
@@ -98,87 +98,89 @@ def _composite_pattern(comp: CompositeDef, dc: str, cs: str) -> str:
 
 @dataclass
 class _Rules:
-    """Relational conditions turned into per-element regex wrappers."""
+    """Relational conditions turned into forward lookaheads attached to elements.
 
-    named: set[int] = field(default_factory=set)
-    forward: dict[int, list[str]] = field(default_factory=dict)   # trigger -> lookaheads after its value
-    allowed_if_all: dict[int, set[int]] = field(default_factory=dict)  # j allowed only if these present
-    present_iff: dict[int, int] = field(default_factory=dict)     # P: j present exactly when trigger present
-    absent_if_any: dict[int, set[int]] = field(default_factory=dict)  # E: j must be empty if any present
-    start: list[str] = field(default_factory=list)                # lookaheads at segment start (R, odd L)
+    No named groups are used, so a segment pattern can be embedded, repeated, in a whole-set
+    pattern without captures leaking from one occurrence into the next.
+    """
+
+    when_present: dict[int, list[str]] = field(default_factory=dict)  # after element k's value
+    when_absent: dict[int, list[str]] = field(default_factory=dict)   # where element k is empty
+    start: list[str] = field(default_factory=list)                    # at the segment start
 
 
-def _rules(rules: tuple[str, ...], es: str) -> _Rules:
+def _rules(rules: tuple[str, ...], es: str, term: str) -> _Rules:
     e = re.escape(es)
+    t = re.escape(term)
+    other = f"[^{e}{t}]"
     out = _Rules()
 
-    def ahead(frm: int, to: int) -> str:
-        return f"(?:{e}[^{e}]*){{{to - frm - 1}}}{e}[^{e}]"
+    def present(frm: int, to: int) -> str:
+        return f"(?:{e}{other}*){{{to - frm - 1}}}{e}{other}"
 
     def from_start(pos: int) -> str:
-        return f"(?:[^{e}]*{e}){{{pos}}}[^{e}]"
+        return f"(?:{other}*{e}){{{pos}}}{other}"
+
+    def add(table: dict[int, list[str]], k: int, la: str) -> None:
+        table.setdefault(k, []).append(la)
 
     for rule in rules:
         kind, ps = rule[0], [int(rule[i:i + 2]) for i in range(1, len(rule), 2)]
         if kind == "P":
-            t, others = min(ps), sorted(p for p in ps if p != min(ps))
-            out.named.add(t)
-            out.forward.setdefault(t, []).extend(f"(?={ahead(t, j)})" for j in others)
+            first, others = min(ps), sorted(p for p in ps if p != min(ps))
             for j in others:
-                out.present_iff[j] = t
+                add(out.when_present, first, f"(?={present(first, j)})")
+                add(out.when_absent, first, f"(?!{present(first, j)})")
         elif kind == "C":
-            t, req = ps[0], ps[1:]
-            later, earlier = [j for j in req if j > t], [j for j in req if j < t]
-            if later:
-                out.forward.setdefault(t, []).extend(f"(?={ahead(t, j)})" for j in later)
-            if earlier:
-                out.named.update(earlier)
-                out.allowed_if_all.setdefault(t, set()).update(earlier)
+            trig, req = ps[0], ps[1:]
+            for j in req:
+                if j > trig:
+                    add(out.when_present, trig, f"(?={present(trig, j)})")
+                else:
+                    add(out.when_absent, j, f"(?!{present(j, trig)})")
         elif kind == "E":
             ordered = sorted(ps)
-            for i, j in enumerate(ordered[1:], 1):
-                out.named.update(ordered[:i])
-                out.absent_if_any.setdefault(j, set()).update(ordered[:i])
+            for i, a in enumerate(ordered[:-1]):
+                for b in ordered[i + 1:]:
+                    add(out.when_present, a, f"(?!{present(a, b)})")
         elif kind == "R":
             out.start.append("(?=" + "|".join(from_start(p) for p in ps) + ")")
         elif kind == "L":
-            t, rest = ps[0], ps[1:]
-            if all(j > t for j in rest):
-                out.forward.setdefault(t, []).append("(?=" + "|".join(ahead(t, j) for j in rest) + ")")
+            trig, rest = ps[0], ps[1:]
+            if all(j > trig for j in rest):
+                add(out.when_present, trig, "(?=" + "|".join(present(trig, j) for j in rest) + ")")
             else:
-                out.start.append(f"(?:(?!{from_start(t)})|(?=" + "|".join(from_start(p) for p in rest) + "))")
+                out.start.append(f"(?:(?!{from_start(trig)})|(?=" + "|".join(from_start(p) for p in rest) + "))")
     return out
 
 
-def segment_regex(seg: SegmentDef, delims: Delimiters) -> re.Pattern[str]:
-    """The one-step check of a whole segment (ID, elements, relational conditions).
+def segment_pattern(seg: SegmentDef, delims: Delimiters) -> str:
+    """The pattern source of a whole segment (ID, elements, relational conditions), without terminator.
 
-    Relational conditions cost little: a condition on later elements is a short forward
-    lookahead from the triggering element (run only when it is present); a condition on earlier
-    elements is a regex conditional on a named group.
+    A condition on later elements is a short forward lookahead taken right after the element
+    that decides it (present or empty), so checking it costs a few characters of scanning.
     """
     dc = data_class(delims)
     es = re.escape(delims.element)
     cs = re.escape(delims.component)
-    rules = _rules(seg.syntax, delims.element)
+    rules = _rules(seg.syntax, delims.element, delims.segment)
     parts: list[tuple[str, bool]] = []
     for j, item in enumerate(seg.elements, 1):
         base = (_composite_pattern(item, dc, cs) if isinstance(item, CompositeDef)
                 else element_pattern(item, dc))
-        base += "".join(rules.forward.get(j, ()))
-        if j in rules.named:
-            base = f"(?P<e{j}>{base})"
-        if j in rules.present_iff:
-            wrapped = f"(?(e{rules.present_iff[j]}){base}|)"
-        else:
-            wrapped = base if item.required else f"(?:{base})?"
-        for g in sorted(rules.allowed_if_all.get(j, ())):
-            wrapped = f"(?(e{g}){wrapped}|)"
-        for g in sorted(rules.absent_if_any.get(j, ())):
-            wrapped = f"(?(e{g})|{wrapped})"
+        base += "".join(rules.when_present.get(j, ()))
+        absent = "".join(rules.when_absent.get(j, ()))
+        wrapped = base if item.required else f"(?:{base}|{absent})"
         parts.append((wrapped, item.required))
+    # a chain that ends before element k leaves k and everything after it empty: conditions that
+    # require something after an absent element are then satisfied, as X12 intends
     body = re.escape(seg.xid) + _optional_chain(parts, es)
-    return re.compile("".join(rules.start) + body, re.DOTALL)
+    return "".join(rules.start) + body
+
+
+def segment_regex(seg: SegmentDef, delims: Delimiters) -> re.Pattern[str]:
+    """The one-step check of a whole segment, compiled."""
+    return re.compile(segment_pattern(seg, delims), re.DOTALL)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -390,6 +392,11 @@ class CompiledGuide:
             raise ValueError(f"{guide.source}: ST_LOOP must start with ST")
         self.start = st.index
         self.tables: list[dict[str, Transition | None]] = [{} for _ in self.nodes]
+        # whole-set fast path: a pattern over the part of the guide seen in accepted sets
+        self.seen: set[int] = set()
+        self._set_rx: re.Pattern[str] | None = None
+        self._set_rx_for: frozenset[int] = frozenset()
+        self.rebuilds = 0
 
     def _flatten(self, loop: LoopDef, parent: Node | None, position: int) -> Node:
         node = Node(len(self.nodes), None, loop, parent, position)
@@ -459,6 +466,76 @@ class CompiledGuide:
             assert loop.parent is not None
             i = loop.position
             loop = loop.parent
+
+    # -- whole-set fast path ---------------------------------------------------------------------
+
+    MAX_REBUILDS = 32
+
+    def learn(self, nodes: list[int]) -> None:
+        """Record the guide positions an accepted set used; the fast pattern grows to cover them."""
+        before = len(self.seen)
+        self.seen.update(n for n in nodes if n >= 0)
+        if len(self.seen) != before:
+            # every loop enclosing a seen segment is seen too
+            for n in list(self.seen):
+                parent = self.nodes[n].parent
+                while parent is not None and parent.index not in self.seen:
+                    self.seen.add(parent.index)
+                    parent = parent.parent
+
+    def accepts(self, segments: list[str]) -> bool:
+        """One regex match over a whole set (ST excluded): True only if the set is valid.
+
+        False means "not proven here": the caller runs the exact per-segment walk, which also
+        explains any error. The pattern covers only guide positions seen in accepted sets, a
+        sub-language of the guide, so acceptance here implies acceptance by the full guide.
+        """
+        if not self.seen:
+            return False
+        if self._set_rx is None or (self._set_rx_for != self.seen and self.rebuilds < self.MAX_REBUILDS):
+            self._set_rx = re.compile(self._set_pattern(), re.DOTALL)
+            self._set_rx_for = frozenset(self.seen)
+            self.rebuilds += 1
+        term = self.delims.segment
+        return self._set_rx.fullmatch(term.join(segments[1:]) + term) is not None
+
+    def _set_pattern(self) -> str:
+        term = re.escape(self.delims.segment)
+        seen = frozenset(self.seen)
+
+        def quant(required: bool, limit: int) -> str:
+            if limit >= UNBOUNDED:
+                return "++" if required else "*+"
+            if limit == 1:
+                return "" if required else "?+"
+            return f"{{{1 if required else 0},{limit}}}+"
+
+        def seg(node: Node) -> str:
+            assert node.segment is not None
+            return f"(?>{segment_pattern(node.segment, self.delims)}{term})"
+
+        def pattern(node: Node) -> str:
+            if node.segment is not None:
+                return seg(node) + quant(node.required, node.segment.max_use)
+            assert node.loop is not None
+            inner = "".join(pattern(c) for c in node.children[1:] if c.index in seen)
+            return f"(?>{seg(node.children[0])}{inner})" + quant(node.required, node.loop.repeat)
+
+        return "".join(pattern(c) for c in self.root.children[1:] if c.index in seen)
+
+    def place(self, segments: list[str]) -> list[int]:
+        """Guide positions of an accepted set's segments (ST first), as the exact walk finds them."""
+        es = self.delims.element
+        state = self.start
+        out = [state]
+        for raw in segments[1:]:
+            t = self.transition(state, raw.partition(es)[0])
+            if t is None:
+                out.append(-1)
+                continue
+            state = t.target
+            out.append(state)
+        return out
 
     def loop_path(self, index: int) -> list[Node]:
         """Loops enclosing a node, outermost first (the root excluded)."""

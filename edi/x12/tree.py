@@ -36,6 +36,13 @@ def segment_values(seg: SegmentDef, raw: str, element_sep: str, component_sep: s
     return out
 
 
+def placed(doc: Document) -> list[int]:
+    """Guide positions of the document's segments (computed when the fast path skipped them)."""
+    if not doc.nodes:
+        doc.nodes = doc.guide.place(doc.segments)
+    return doc.nodes
+
+
 def _loop_key(node: Node) -> str:
     assert node.loop is not None
     return f"{node.loop.xid}_loop"
@@ -47,7 +54,7 @@ def document_tree(doc: Document) -> JSON:
     es, cs = doc.delimiters.element, doc.delimiters.component
     root: JSON = {}
     stack: list[tuple[Node, JSON]] = [(cg.root, root)]
-    for raw, index in zip(doc.segments, doc.nodes, strict=False):
+    for raw, index in zip(doc.segments, placed(doc), strict=False):
         if index < 0:
             continue
         node = cg.nodes[index]
@@ -79,7 +86,7 @@ def named_segments(doc: Document) -> list[JSON]:
     cg = doc.guide
     es, cs = doc.delimiters.element, doc.delimiters.component
     out: list[JSON] = []
-    for i, (raw, index) in enumerate(zip(doc.segments, doc.nodes, strict=False), 1):
+    for i, (raw, index) in enumerate(zip(doc.segments, placed(doc), strict=False), 1):
         if index < 0:
             continue
         seg = cg.nodes[index].segment

@@ -408,7 +408,13 @@ class _Run:
             base = self.pending_offset
             fast = bool(parts)
             if fast:
-                fast = text.count(term) == len(parts) if eol else ("\n" not in text and "\r" not in text)
+                if eol:
+                    # a chunk may end between the terminator and its line ending: that tail waits
+                    in_tail = tail.count(term)
+                    fast = text.count(term) - in_tail == len(parts) and (
+                        in_tail == 0 or (in_tail == 1 and tail.endswith(term)))
+                else:
+                    fast = "\n" not in text and "\r" not in text
                 if fast:
                     fast = max(map(len, parts)) <= max_seg and "" not in parts
             if fast:
@@ -823,14 +829,14 @@ class _Run:
                                   cur.offset, "ST")
             self.report.quarantine = True
         st01, st02 = cur.st01, cur.st02
-        if not re.fullmatch(r"\d{3}", st01):
+        if not (len(st01) == 3 and st01.isdigit()):
             set_error("ST_INVALID_ID", "6", f"ST01 {st01!r} is not a transaction set identifier")
         elif st01 not in self.group_ok_sets:
             expected = SET_GROUP.get(st01)
             why = (f"a {st01} belongs in a {expected} group, not {grp.gs01!r}" if expected and expected != grp.gs01
                    else f"transaction set {st01} version {grp.gs08!r} is not supported")
             set_error("SET_NOT_SUPPORTED", "1", why)
-        if not re.fullmatch(r"[ -~]{4,9}", st02):
+        if not (4 <= len(st02) <= 9 and st02.isascii() and st02.isprintable()):
             set_error("ST_CONTROL_NUMBER", "7", f"ST02 {st02!r} must be 4 to 9 characters")
         elif st02 in self.set_numbers:
             set_error("ST_DUPLICATE_CONTROL", "23", f"ST02 {st02} repeats within group {grp.gs06}")
@@ -874,6 +880,9 @@ class _Run:
     def _validate_body(self, cg: CompiledGuide, cur: _Set, res: SetResult, pos: Position, has_se: bool) -> None:
         """Walk the set's segments through the compiled guide (the hot loop)."""
         segs = cur.segments
+        if has_se and not cur.overlong and cg.accepts(segs):
+            self._nodes = []
+            return
         es = self.delims.element
         nodes: list[int] = []
         counts = [0] * len(cg.nodes)
@@ -950,6 +959,8 @@ class _Run:
                 res.ak502.append("5")
             res.notes = notes
             self._report_notes(cur, notes, pos)
+        elif has_se and not res.ak502:
+            cg.learn(nodes)
         self._nodes = nodes
 
     def _unplaced(self, cg: CompiledGuide, sid: str, k: int, raw: str) -> SegmentNote:

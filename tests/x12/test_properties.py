@@ -222,3 +222,37 @@ def test_date_pattern_matches_the_calendar() -> None:
             for dd in range(0, 33):
                 s = f"{y:04d}{m:02d}{dd:02d}"
                 assert (rx.fullmatch(s) is not None) == (s in valid), s
+
+
+SET_SEGMENTS = [s.strip() for s in VALID.decode("ascii").split("~") if s.strip()]
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data())
+def test_whole_set_fast_path_never_accepts_what_the_exact_walk_rejects(data: st.DataObject) -> None:
+    """After learning from good sets, the one-regex fast path agrees with the per-segment walk on edited sets."""
+    head, body, tail = SET_SEGMENTS[:3], SET_SEGMENTS[3:-3], SET_SEGMENTS[-3:]
+    edited = list(body[:-1])
+    for _ in range(data.draw(st.integers(1, 3))):
+        op = data.draw(st.sampled_from(["drop", "dup", "swap", "edit"]))
+        i = data.draw(st.integers(1, len(edited) - 1))
+        if op == "drop" and len(edited) > 2:
+            del edited[i]
+        elif op == "dup":
+            edited.insert(i, edited[i])
+        elif op == "swap":
+            j = data.draw(st.integers(1, len(edited) - 1))
+            edited[i], edited[j] = edited[j], edited[i]
+        else:
+            seg = edited[i]
+            k = data.draw(st.integers(len(seg.split("*")[0]) + 1, len(seg)))
+            edited[i] = seg[:k] + data.draw(st.sampled_from(["*", "", "X", "9", "*Q"])) + seg[k + 1:]
+    edited.append(f"SE*{len(edited) + 1}*{body[0].split('*')[2]}")
+    doc = ("~".join([*head, *edited, *tail]) + "~").encode("ascii")
+    learned = X12Validator()
+    learned.validate_bytes(VALID, "warm.edi")  # learn the good shape
+    fast = learned.validate_bytes(doc, "x.edi")
+    exact = X12Validator()
+    exact_report = exact.validate_bytes(doc, "x.edi")
+    assert fast.accepted == exact_report.accepted
+    assert [f.one_line() for f in fast.findings] == [f.one_line() for f in exact_report.findings]
