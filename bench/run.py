@@ -28,7 +28,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 DATA_DIR = BENCH_DIR / "data"
-CONTENDERS = ("floor", "pyx12", "bots", "edi")
+CONTENDERS = ("split", "floor", "pyx12", "bots", "edi")
 DEFAULT_SIZES = "1,1000,10000,100000"
 CHUNK = 1 << 20
 EDI_OPTIONS = {"limits": "lifted", "warm": True}
@@ -52,6 +52,40 @@ class NotAvailableError(Exception):
 
 
 def _child_floor(path: str) -> Work:
+    """The floor: a plain streaming reader that hands out one segment at a time as its elements.
+
+    Chunked reads, a split on the terminator, the partial tail carried between chunks, CR/LF
+    stripped, each segment split into its elements and handed to the consumer: the least any
+    X12 reader that delivers segments must do, with no validation at all.
+    """
+
+    def segments_of(f: object, term: bytes, sep: bytes) -> object:
+        tail = b""
+        while chunk := f.read(CHUNK):  # type: ignore[attr-defined]
+            parts = (tail + chunk).split(term)
+            tail = parts.pop()
+            for part in parts:
+                yield part.strip(b"\r\n").split(sep)
+        if tail.strip():
+            yield tail.strip().split(sep)
+
+    def work() -> tuple[int, int, list[str]]:
+        segments = 0
+        with open(path, "rb") as f:
+            head = f.read(106)
+            term = head[105:106] or b"~"
+            sep = head[3:4] or b"*"
+            f.seek(0)
+            for _elements in segments_of(f, term, sep):
+                segments += 1
+        return segments, -1, []
+
+    return work
+
+
+def _child_split(path: str) -> Work:
+    """For reference only: C-level chunk splitting that never visits a segment in Python."""
+
     def work() -> tuple[int, int, list[str]]:
         segments = 0
         with open(path, "rb") as f:
@@ -175,7 +209,8 @@ def _child_edi(path: str) -> Work:
     return work
 
 
-CHILDREN = {"floor": _child_floor, "pyx12": _child_pyx12, "bots": _child_bots, "edi": _child_edi}
+CHILDREN = {"split": _child_split, "floor": _child_floor, "pyx12": _child_pyx12, "bots": _child_bots,
+            "edi": _child_edi}
 
 
 def child_main(name: str, path: str) -> int:

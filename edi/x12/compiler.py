@@ -482,6 +482,11 @@ class CompiledGuide:
                 while parent is not None and parent.index not in self.seen:
                     self.seen.add(parent.index)
                     parent = parent.parent
+            if self.rebuilds < self.MAX_REBUILDS:
+                # compile now, while the set that taught us is being handled, not on the next one
+                self._set_rx = re.compile(self._set_pattern(), re.DOTALL)
+                self._set_rx_for = frozenset(self.seen)
+                self.rebuilds += 1
 
     def accepts(self, segments: list[str]) -> bool:
         """One regex match over a whole set (ST excluded): True only if the set is valid.
@@ -490,12 +495,8 @@ class CompiledGuide:
         explains any error. The pattern covers only guide positions seen in accepted sets, a
         sub-language of the guide, so acceptance here implies acceptance by the full guide.
         """
-        if not self.seen:
+        if self._set_rx is None:
             return False
-        if self._set_rx is None or (self._set_rx_for != self.seen and self.rebuilds < self.MAX_REBUILDS):
-            self._set_rx = re.compile(self._set_pattern(), re.DOTALL)
-            self._set_rx_for = frozenset(self.seen)
-            self.rebuilds += 1
         term = self.delims.segment
         return self._set_rx.fullmatch(term.join(segments[1:]) + term) is not None
 

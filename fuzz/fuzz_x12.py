@@ -1,0 +1,47 @@
+"""atheris fuzz target: reader + envelope + guide validation + 997/TA1 rendering.
+
+Any exception other than our typed errors is a crash. Seeds are the sample X12 files.
+
+    pip install -e '.[fuzz]'
+    python fuzz/fuzz_x12.py -atheris_runs=200000 fuzz/corpus-work samples/inbound samples/malformed
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import atheris
+
+with atheris.instrument_imports():
+    from edi.errors import CODES, EdiError
+    from edi.x12 import AckBuilder, CounterNumbers, Limits, X12Validator
+
+VALIDATOR = X12Validator(limits=Limits(max_file_bytes=1 << 20))
+
+
+class _Null(io.BytesIO):
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def test_one_input(data: bytes) -> None:
+    """Validate and acknowledge arbitrary bytes; only typed results are allowed."""
+    builder = AckBuilder(lambda name: _Null(), CounterNumbers())
+    try:
+        report = VALIDATOR.validate_bytes(data, "fuzz.edi", builder)
+    except EdiError:
+        return
+    for finding in report.findings:
+        if finding.code not in CODES:
+            raise AssertionError(f"unknown finding code {finding.code}")
+
+
+def main() -> None:
+    """Run the fuzzer with atheris' command-line options."""
+    atheris.Setup(sys.argv, test_one_input)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
