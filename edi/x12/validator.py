@@ -12,6 +12,7 @@ however many sets a file carries.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -418,7 +419,7 @@ class _Run:
                 if fast:
                     fast = max(map(len, parts)) <= max_seg and "" not in parts
             if fast:
-                result = self._fast_chunk(parts, base, seplen, es, env2)
+                result = self._fast_chunk(parts, text, sep, base, seplen, es, env2)
             else:
                 result = self._slow_chunk(text, base, term, es, max_seg)
             if result is not None:
@@ -456,10 +457,24 @@ class _Run:
                 self.pending = ""
                 return
 
-    def _fast_chunk(self, parts: list[str], base: int, seplen: int, es: str,
+    def _fast_chunk(self, parts: list[str], text: str, sep: str, base: int, seplen: int, es: str,
                     env2: frozenset[str]) -> tuple[int, int] | None:
-        env = [i for i, p in enumerate(parts) if p[:2] in env2]
-        env.append(len(parts))
+        # locate envelope segments with one C-level scan of the text, not a Python pass over parts
+        env = [0] if parts[0][:2] in env2 else []
+        rx = _env_regex(sep, es)
+        n_parts = len(parts)
+        seps_before = 0
+        last_end = 0
+        for m in rx.finditer(text):
+            at = m.start()
+            seps_before += text.count(sep, last_end, at)
+            index = seps_before + 1          # the part right after this separator
+            seps_before += 1
+            last_end = at + len(sep)
+            if index >= n_parts:
+                break
+            env.append(index)
+        env.append(n_parts)
         prev = 0
         off = base
         max_set = self.limits.max_segments_per_set
@@ -999,6 +1014,12 @@ class _Run:
                                                  data_element=e.data_element, bad_value=e.bad_value,
                                                  segment_text=text_of))
         self._element_messages = {}
+
+
+@functools.lru_cache(maxsize=32)
+def _env_regex(sep: str, es: str) -> re.Pattern[str]:
+    """Finds the start of every envelope segment (after a segment separator) in a chunk."""
+    return re.compile(re.escape(sep) + "(?=(?:SE|ST|GS|GE|IEA|ISA)" + re.escape(es) + ")")
 
 
 def _with_element_offset(p: Position, raw: str, delims: Delimiters, element: int) -> Position:
