@@ -136,7 +136,10 @@ class AckBuilder:
         spool = tempfile.SpooledTemporaryFile(max_size=1 << 20)  # noqa: SIM115 - closed in interchange_end
         gs = _GroupSpool(grp, spool)
         self._spools.append(gs)
-        self._write(gs, "AK1", grp.gs01, grp.gs06)
+        assert self._writer is not None
+        d = self._writer.delims
+        self._write(gs, "AK1", grp.gs01 if _writable(grp.gs01, d) and grp.gs01 else "ZZ",
+                    grp.gs06 if grp.gs06.isdigit() else "0")
 
     def set_done(self, grp: GroupResult, res: SetResult, doc: Document | None) -> None:
         """AK2, AK3/AK4 notes and AK5 for one set."""
@@ -151,10 +154,13 @@ class AckBuilder:
             gs.spool.write(f"AK2{es}{res.st01}{es}{res.st02}{term}AK5{es}A{term}".encode("ascii"))
             gs.segments += 2
             return
-        self._write(gs, "AK2", res.st01 or "000", res.st02 or "0000")
+        d = self._writer.delims
+        self._write(gs, "AK2", res.st01 if _writable(res.st01, d) and res.st01 else "000",
+                    res.st02 if _writable(res.st02, d) and res.st02 else "0000")
         cs = self._writer.delims.component
         for note in res.notes:
-            self._write(gs, "AK3", note.segment_id or "ZZ", str(note.position), None, note.code)
+            sid = note.segment_id if _writable(note.segment_id, self._writer.delims) and note.segment_id else "ZZ"
+            self._write(gs, "AK3", sid, str(note.position), None, note.code)
             for e in note.elements[:99]:
                 pos = str(e.position) if e.component is None else f"{e.position}{cs}{e.component}"
                 bad = e.bad_value
@@ -257,11 +263,13 @@ class AckBuilder:
         grp = gs.grp
         version = "005010" if grp.gs08.startswith("005010") else "004010"
         ctl = "00501" if version == "005010" else self.control_version
+        ours = grp.receiver if _writable(grp.receiver, w.delims) and grp.receiver else header.receiver[1]
+        theirs = grp.sender if _writable(grp.sender, w.delims) and grp.sender else header.sender[1]
         with self.numbers.reserving(header.receiver, header.sender, 1) as (isa13, (gs06,)):
             name = f"997_{_safe(header.receiver[1])}_{_safe(header.sender[1])}_{isa13:09d}.edi"
             with self.opener(name) as out:
                 out.write((self._isa(header, isa13, when, w.delims, ctl) + w.eol).encode("ascii"))
-                out.write(w.segment("GS", "FA", grp.receiver or header.receiver[1], grp.sender or header.sender[1],
+                out.write(w.segment("GS", "FA", ours, theirs,
                                     when.strftime("%Y%m%d"), when.strftime("%H%M"), str(gs06), "X",
                                     version).encode("ascii"))
                 out.write(w.segment("ST", "997", "0001").encode("ascii"))

@@ -97,6 +97,11 @@ def _valid_yymmdd(v: str) -> bool:
     return True
 
 
+def _printable(value: str, *delims: str) -> bool:
+    """Printable ASCII with none of the interchange's delimiters."""
+    return all(0x20 <= ord(c) < 0x7F for c in value) and not any(d and d in value for d in delims)
+
+
 def _special(c: str) -> bool:
     return len(c) == 1 and not c.isalnum() and c != " " and 0x20 < ord(c) < 0x7F
 
@@ -170,9 +175,13 @@ def parse_isa(text: str, supported_versions: frozenset[str]) -> IsaHeader:
         (1, elements[1] in AUTH_QUALIFIERS, "010", "ISA_INVALID_VALUE", "ISA01 authorization qualifier"),
         (3, elements[3] in SECURITY_QUALIFIERS, "012", "ISA_INVALID_VALUE", "ISA03 security qualifier"),
         (5, elements[5] in ID_QUALIFIERS, "005", "ISA_INVALID_VALUE", "ISA05 sender qualifier"),
-        (6, bool(elements[6].strip()), "006", "ISA_INVALID_VALUE", "ISA06 sender ID"),
+        (6, bool(elements[6].strip()) and _printable(elements[6], es, cs, term), "006", "ISA_INVALID_VALUE",
+         "ISA06 sender ID"),
         (7, elements[7] in ID_QUALIFIERS, "007", "ISA_INVALID_VALUE", "ISA07 receiver qualifier"),
-        (8, bool(elements[8].strip()), "008", "ISA_INVALID_VALUE", "ISA08 receiver ID"),
+        (8, bool(elements[8].strip()) and _printable(elements[8], es, cs, term), "008", "ISA_INVALID_VALUE",
+         "ISA08 receiver ID"),
+        (2, _printable(elements[2], es, cs, term), "011", "ISA_INVALID_VALUE", "ISA02 authorization information"),
+        (4, _printable(elements[4], es, cs, term), "013", "ISA_INVALID_VALUE", "ISA04 security information"),
         (9, _valid_yymmdd(elements[9]), "014", "ISA_DATE", "ISA09 date"),
         (10, bool(re.fullmatch(r"(?:[01]\d|2[0-3])[0-5]\d", elements[10])), "015", "ISA_TIME", "ISA10 time"),
         (13, bool(re.fullmatch(r"\d{9}", elements[13])), "018", "ISA_CONTROL_NUMBER", "ISA13 control number"),
