@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO, Protocol
 
-from edi.x12.envelope import Delimiters, IsaHeader, render_isa
+from edi.x12.envelope import Delimiters, IsaHeader, ascii_digits, render_isa
 from edi.x12.results import GroupResult, InterchangeResult, SetResult
 from edi.x12.validator import Document
 from edi.x12.writer import SegmentWriter
@@ -139,7 +139,7 @@ class AckBuilder:
         assert self._writer is not None
         d = self._writer.delims
         self._write(gs, "AK1", grp.gs01 if _writable(grp.gs01, d) and grp.gs01 else "ZZ",
-                    grp.gs06 if grp.gs06.isdigit() else "0")
+                    grp.gs06 if ascii_digits(grp.gs06) else "0")
 
     def set_done(self, grp: GroupResult, res: SetResult, doc: Document | None) -> None:
         """AK2, AK3/AK4 notes and AK5 for one set."""
@@ -147,7 +147,7 @@ class AckBuilder:
         if gs is None:
             return
         assert self._writer is not None
-        if res.accepted and not res.notes and res.st02.isalnum() and res.st01.isdigit():
+        if res.accepted and not res.notes and res.st02.isascii() and res.st02.isalnum() and ascii_digits(res.st01):
             # the common case, written without per-element checks (both values are plain alphanumerics)
             w = self._writer
             es, term = w.delims.element, w.delims.segment + w.eol
@@ -242,9 +242,9 @@ class AckBuilder:
         e = header.elements
         if not all(_writable(v, w.delims) and v.strip() for v in (e[5], e[6], e[7], e[8])):
             return  # the sender cannot be addressed: the finding is the only answer
-        ta101 = e[13] if len(e[13]) == 9 and e[13].isdigit() else "000000000"
-        ta102 = e[9] if len(e[9]) == 6 and e[9].isdigit() else "000000"
-        ta103 = e[10] if len(e[10]) == 4 and e[10].isdigit() else "0000"
+        ta101 = e[13] if len(e[13]) == 9 and ascii_digits(e[13]) else "000000000"
+        ta102 = e[9] if len(e[9]) == 6 and ascii_digits(e[9]) else "000000"
+        ta103 = e[10] if len(e[10]) == 4 and ascii_digits(e[10]) else "0000"
         with self.numbers.reserving(header.receiver, header.sender, 0) as (isa13, _):
             name = f"TA1_{_safe(header.receiver[1])}_{_safe(header.sender[1])}_{isa13:09d}.edi"
             body = [

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from edi.x12.envelope import Delimiters
+from edi.x12.envelope import Delimiters, ascii_digits
 from edi.x12.guide import UNBOUNDED, CompositeDef, ElementDef, Guide, LoopDef, SegmentDef
 
 # ---------------------------------------------------------------------------------------------
@@ -180,7 +180,7 @@ def segment_pattern(seg: SegmentDef, delims: Delimiters) -> str:
 
 def segment_regex(seg: SegmentDef, delims: Delimiters) -> re.Pattern[str]:
     """The one-step check of a whole segment, compiled."""
-    return re.compile(segment_pattern(seg, delims), re.DOTALL)
+    return re.compile(segment_pattern(seg, delims), re.DOTALL | re.ASCII)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,7 +227,7 @@ def _check_simple(el: ElementDef, value: str, dc_rx: re.Pattern[str]) -> tuple[s
 
 
 def _valid_date(value: str) -> bool:
-    if not value.isdigit() or len(value) not in (6, 8):
+    if not ascii_digits(value) or len(value) not in (6, 8):
         return False
     if len(value) == 6:
         value = "20" + value
@@ -484,7 +484,7 @@ class CompiledGuide:
                     parent = parent.parent
             if self.rebuilds < self.MAX_REBUILDS:
                 # compile now, while the set that taught us is being handled, not on the next one
-                self._set_rx = re.compile(self._set_pattern(), re.DOTALL)
+                self._set_rx = re.compile(self._set_pattern(), re.DOTALL | re.ASCII)
                 self._set_rx_for = frozenset(self.seen)
                 self.rebuilds += 1
 

@@ -97,6 +97,11 @@ def _valid_yymmdd(v: str) -> bool:
     return True
 
 
+def ascii_digits(value: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also accepts superscripts and other scripts' digits)."""
+    return value.isascii() and value.isdigit()
+
+
 def _printable(value: str, *delims: str) -> bool:
     """Printable ASCII with none of the interchange's delimiters."""
     return all(0x20 <= ord(c) < 0x7F for c in value) and not any(d and d in value for d in delims)

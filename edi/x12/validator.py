@@ -22,7 +22,15 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from edi.x12.compiler import CompiledGuide, check_elements
-from edi.x12.envelope import GROUP_SETS, SEPARATOR_OFFSETS, SET_GROUP, Delimiters, IsaHeader, parse_isa
+from edi.x12.envelope import (
+    GROUP_SETS,
+    SEPARATOR_OFFSETS,
+    SET_GROUP,
+    Delimiters,
+    IsaHeader,
+    ascii_digits,
+    parse_isa,
+)
 from edi.x12.guide import GuideRegistry, default_registry
 from edi.x12.limits import Limits
 from edi.x12.results import (
@@ -732,11 +740,11 @@ class _Run:
         if vals[2] != grp.gs06:
             self._group_error("GE_CONTROL_MISMATCH", "4", f"GE02 {vals[2]!r} differs from GS06 {grp.gs06!r}",
                               offset, "GE", 2)
-        if vals[1] != str(grp.received) and not (vals[1].isdigit() and int(vals[1]) == grp.received):
+        if vals[1] != str(grp.received) and not (ascii_digits(vals[1]) and int(vals[1]) == grp.received):
             self._group_error("GE_SET_COUNT", "5",
                               f"GE01 says {vals[1]!r} transaction sets, the group has {grp.received}", offset,
                               "GE", 1)
-        grp.included = int(vals[1]) if vals[1].isdigit() else grp.received
+        grp.included = int(vals[1]) if ascii_digits(vals[1]) else grp.received
         self._end_group()
 
     def _end_group(self) -> None:
@@ -758,7 +766,7 @@ class _Run:
             self._ic_error("IEA_CONTROL_MISMATCH", "001", f"IEA02 {vals[2]!r} differs from ISA13 "
                            f"{ic.control_number!r}", Position(pos.file, offset, isa13=pos.isa13, segment_id="IEA",
                                                               element=2))
-        if not vals[1].isdigit() or int(vals[1]) != len(ic.groups):
+        if not ascii_digits(vals[1]) or int(vals[1]) != len(ic.groups):
             self._ic_error("IEA_GROUP_COUNT", "021", f"IEA01 says {vals[1]!r} groups, the interchange has "
                            f"{len(ic.groups)}", Position(pos.file, offset, isa13=pos.isa13, segment_id="IEA",
                                                          element=1))
@@ -844,7 +852,7 @@ class _Run:
                                   cur.offset, "ST")
             self.report.quarantine = True
         st01, st02 = cur.st01, cur.st02
-        if not (len(st01) == 3 and st01.isdigit()):
+        if not (len(st01) == 3 and ascii_digits(st01)):
             set_error("ST_INVALID_ID", "6", f"ST01 {st01!r} is not a transaction set identifier")
         elif st01 not in self.group_ok_sets:
             expected = SET_GROUP.get(st01)
@@ -864,7 +872,7 @@ class _Run:
             vals = [*se, "", ""][:3]
             if vals[2] != st02:
                 set_error("SE_CONTROL_MISMATCH", "3", f"SE02 {vals[2]!r} differs from ST02 {st02!r}", se_pos)
-            if not vals[1].isdigit() or int(vals[1]) != count:
+            if not ascii_digits(vals[1]) or int(vals[1]) != count:
                 set_error("SE_SEGMENT_COUNT", "4", f"SE01 says {vals[1]!r} segments, the set has {count}", se_pos)
         if cur.dropped:
             set_error("SET_TOO_LARGE", "5",
@@ -1031,7 +1039,7 @@ def _with_element_offset(p: Position, raw: str, delims: Delimiters, element: int
 
 
 def _valid_yymmdd(v: str) -> bool:
-    return len(v) == 6 and v.isdigit() and _valid_ccyymmdd("20" + v)
+    return len(v) == 6 and ascii_digits(v) and _valid_ccyymmdd("20" + v)
 
 
 def _valid_ccyymmdd(v: str) -> bool:
