@@ -176,22 +176,12 @@ def parse(
     """Print each accepted transaction set with its elements named from the guide."""
     from edi.x12 import X12Validator  # noqa: PLC0415
     from edi.x12.tree import document_tree, named_segments  # noqa: PLC0415
-    from edi.x12.validator import Document  # noqa: PLC0415
+    from edi.x12.validator import DocumentCollector  # noqa: PLC0415
 
-    docs: list[Document] = []
-
-    class _Keep:
-        def interchange_start(self, *a: object) -> None: ...
-        def group_start(self, *a: object) -> None: ...
-        def group_end(self, *a: object) -> None: ...
-        def interchange_end(self, *a: object) -> None: ...
-
-        def set_done(self, grp: object, res: object, doc: Document | None) -> None:
-            if doc is not None:
-                docs.append(doc)
-
+    collector = DocumentCollector()
     v = X12Validator(limits=_limits(accept_version), keep_documents=True)
-    report = v.validate_path(file, _Keep())
+    report = v.validate_path(file, collector)
+    docs = collector.documents
     if as_json:
         typer.echo(json.dumps({
             "file": str(file), "accepted": report.accepted,

@@ -13,7 +13,7 @@ from edi.x12 import Delimiters, X12Validator
 from edi.x12.compiler import CompiledGuide, check_elements
 from edi.x12.guide import default_registry
 from edi.x12.tree import document_tree
-from edi.x12.validator import Document
+from edi.x12.validator import Document, DocumentCollector
 from edi.x12.writer import Party, SegmentWriter, TransactionSet, render_interchange
 from tests.conftest import SAMPLES
 
@@ -63,20 +63,9 @@ def _render(delims: Delimiters, sets: list[list[list[str]]], newline: bool) -> s
 
 
 def _documents(text: str) -> tuple[list[Document], object]:
-    docs: list[Document] = []
-
-    class Keep:
-        def interchange_start(self, *a: object) -> None: ...
-        def group_start(self, *a: object) -> None: ...
-        def group_end(self, *a: object) -> None: ...
-        def interchange_end(self, *a: object) -> None: ...
-
-        def set_done(self, grp: object, res: object, doc: Document | None) -> None:
-            if doc is not None:
-                docs.append(doc)
-
-    report = X12Validator(keep_documents=True).validate_bytes(text.encode("latin-1"), "rt.edi", Keep())
-    return docs, report
+    collector = DocumentCollector()
+    report = X12Validator(keep_documents=True).validate_bytes(text.encode("latin-1"), "rt.edi", collector)
+    return collector.documents, report
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
