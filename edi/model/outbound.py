@@ -22,7 +22,7 @@ class AckStatus(_Model):
     quantity: int = Field(gt=0)
     unit_of_measure: str = Field(description="ACK03 = the 850 line's PO103")
     date_qualifier: str | None = Field(default=None, description="ACK04, e.g. 068 current schedule ship")
-    date: date | None = None
+    schedule_date: date | None = None
 
 
 class AckLine(_Model):
