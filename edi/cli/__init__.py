@@ -22,6 +22,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="EDI middleware for Amazon Vendor Central: validate, acknowledge and translate X12.")
 db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
 app.add_typer(db_app, name="db")
+mapping_app = typer.Typer(no_args_is_help=True, help="Mapping files: lint and golden tests.")
+app.add_typer(mapping_app, name="mapping")
+
+DEFAULT_850_MAPPING = Path("mappings/amazon/850_to_sales_order.yaml")
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
@@ -241,6 +245,71 @@ def demo(
     console.print(table)
     console.print(f"{len(files)} file(s), {rejected} rejected; acknowledgements in {ack_dir}; "
                   f"control numbers in {data_dir}")
+
+
+@app.command()
+def translate(
+    file: Annotated[Path, typer.Argument(help="An X12 850 file.")],
+    mapping: Annotated[Path, typer.Option(help="Mapping file.")] = DEFAULT_850_MAPPING,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Translate each accepted 850 of FILE into a sales order (after validating the whole file)."""
+    from edi.mapping import load_mapping  # noqa: PLC0415
+    from edi.mapping.testing import translate_file  # noqa: PLC0415
+
+    body = translate_file(load_mapping(mapping), file)
+    if as_json:
+        typer.echo(json.dumps(body, indent=2))
+    else:
+        for finding in body["findings"]:
+            typer.echo(finding, err=True)
+        for doc in body["documents"]:
+            target = doc["target"]
+            if target is not None:
+                typer.echo(f"ST {doc['st02']}: sales order for PO {target['vendor_central_po_number']} "
+                           f"({len(target['lines'])} lines)")
+                typer.echo(json.dumps(target, indent=2))
+            for exc in doc["exceptions"]:
+                line = f" line {exc['line']}" if exc["line"] else ""
+                typer.echo(f"ST {doc['st02']}{line}: {exc['code']} {exc['message']}; hint: {exc['hint']}", err=True)
+            for fail in doc["failures"]:
+                typer.echo(f"ST {doc['st02']}: {fail['code']} {fail['message']}", err=True)
+    ok = body["accepted"] and all(d["target"] is not None for d in body["documents"])
+    raise typer.Exit(EXIT_OK if ok else EXIT_REJECTED)
+
+
+@mapping_app.command("lint")
+def mapping_lint(paths: Annotated[list[Path], typer.Argument(help="Mapping files or folders.")]) -> None:
+    """Check mapping files: schema, fields, expressions, lookups, codes against the guide."""
+    from edi.mapping import lint_mapping  # noqa: PLC0415
+
+    files = [f for p in paths for f in ([p] if p.is_file() else sorted(p.glob("*.yaml")))]
+    problems = 0
+    for f in files:
+        for finding in lint_mapping(f):
+            problems += 1
+            typer.echo(finding.one_line(), err=True)
+    typer.echo(f"{len(files)} mapping file(s), {problems} problem(s)")
+    raise typer.Exit(EXIT_OK if problems == 0 else EXIT_REJECTED)
+
+
+@mapping_app.command("test")
+def mapping_test(
+    path: Annotated[Path, typer.Argument(help="A *.test.yaml file or a folder of them.")] = Path("mappings"),
+    update: Annotated[bool, typer.Option("--update", help="Rewrite the goldens and show the diff.")] = False,
+) -> None:
+    """Run mapping golden tests (the same runner pytest uses)."""
+    from edi.mapping.testing import find_test_files, run_test_file  # noqa: PLC0415
+
+    results = [r for f in find_test_files(path) for r in run_test_file(f, update=update)]
+    for r in results:
+        status = "ok" if r.ok else "FAIL"
+        typer.echo(f"{status:4} {r.test_file}: {r.name}" + (f" ({r.message})" if r.message else ""))
+        if r.diff and (update or not r.ok):
+            typer.echo(r.diff)
+    failed = sum(not r.ok for r in results)
+    typer.echo(f"{len(results)} case(s), {failed} failed")
+    raise typer.Exit(EXIT_OK if failed == 0 and results else EXIT_REJECTED)
 
 
 @app.command("explain")
