@@ -12,7 +12,7 @@ module never resolves anything. It reads the parser's event stream and builds th
 - duplicate keys, anchors and aliases, tags other than the default ``str``/``map``/``seq``,
   collections used as keys, nesting deeper than :data:`MAX_DEPTH` and files over
   :data:`MAX_BYTES` are errors. All of them are collected (up to :data:`MAX_FINDINGS`) and raised
-  together as one :class:`YamlError`; a syntax error ends the collection.
+  together as one :class:`YamlError`; a syntax error or too deep a nesting ends the collection.
 
 Aliases are refused at the event level, where they are never expanded, so an alias bomb costs no
 more than its own bytes.
@@ -330,7 +330,7 @@ class _Composer:
             self.findings.append(ConfigFinding(
                 CFG_TOO_MANY_ERRORS, f"stopped after {MAX_FINDINGS} problems", mark,
                 HINTS[CFG_TOO_MANY_ERRORS], self.name))
-            raise _TooManyFindingsError
+            raise _StopCollectingError
 
     def run(self, events: _EventSource) -> None:
         """Consume the whole event stream (one document at most)."""
@@ -343,12 +343,12 @@ class _Composer:
                     self.add(CFG_SYNTAX, "more than one YAML document ('---'); a file holds one", self.mark(event))
                     return
             elif isinstance(event, NodeEvent):
-                self.node_event(event, events)
+                self.node_event(event)
             elif isinstance(event, MappingEndEvent | SequenceEndEvent):
                 frame = self.stack.pop()
                 self.attach(frame.node, frame.node.mark)
 
-    def node_event(self, event: NodeEvent, events: _EventSource) -> None:
+    def node_event(self, event: NodeEvent) -> None:
         """Handle a scalar, alias or collection start."""
         mark = self.mark(event)
         if isinstance(event, AliasEvent):
@@ -367,10 +367,9 @@ class _Composer:
             return
         depth = len(self.stack) + 1
         if depth > MAX_DEPTH:
+            # Stop here: PyYAML's scanner is quadratic in flow depth, so skipping the rest could take minutes.
             self.add(CFG_TOO_DEEP, f"nesting deeper than {MAX_DEPTH} levels", mark)
-            _skip_collection(events)
-            self.attach(MStr("", mark), mark)
-            return
+            raise _StopCollectingError
         node: MDict | MList = MDict(mark) if isinstance(event, MappingStartEvent) else MList(mark)
         self.stack.append(_Frame(node, depth))
 
@@ -403,19 +402,8 @@ class _Composer:
                 parent.value_marks[frame.key] = mark
 
 
-class _TooManyFindingsError(Exception):
-    """Raised inside the composer when enough findings were collected."""
-
-
-def _skip_collection(events: _EventSource) -> None:
-    """Consume events up to the end of the collection whose start was just read."""
-    open_collections = 1
-    while open_collections:
-        event = events.get_event()
-        if isinstance(event, MappingStartEvent | SequenceStartEvent):
-            open_collections += 1
-        elif isinstance(event, MappingEndEvent | SequenceEndEvent):
-            open_collections -= 1
+class _StopCollectingError(Exception):
+    """Raised inside the composer when looking further is pointless or too costly."""
 
 
 def _compose(text: str, name: str) -> Any:
@@ -423,7 +411,7 @@ def _compose(text: str, name: str) -> Any:
     composer = _Composer(name)
     try:
         composer.run(_EventSource(text))
-    except _TooManyFindingsError:
+    except _StopCollectingError:
         pass
     except yaml.MarkedYAMLError as exc:
         composer.findings.append(_syntax_finding(exc, name))

@@ -12,6 +12,7 @@ A mapping never yields a partial target: any rule error or exception leaves ``ta
 from __future__ import annotations
 
 import csv
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -41,33 +42,49 @@ _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _SHORTHAND = re.compile(
     r"([A-Z][A-Z0-9]{1,2})\[((?=[A-Za-z0-9 ]*[A-Za-z ])[A-Za-z0-9 ]{1,30}|0[0-9]{1,29}|[1-9][0-9]{2,29})\]"
     r"\.([A-Z][A-Z0-9]{1,2}[0-9]{2})")
+_ID_PAIRS = re.compile(r"id_pairs\(\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\)")
+_PATH = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
+_INDEXED = re.compile(rf"([A-Za-z_][A-Za-z0-9_]*)\[([0-9])\]\.({_PATH})")
+_FILTER_FIRST = re.compile(rf"([A-Za-z_][A-Za-z0-9_]*)\[\?\s*({_PATH})\s*==\s*'([^'\\]*)'\s*\]\s*\|\s*\[0\]\.({_PATH})")
 _GTIN_COLUMNS = frozenset({"upc", "ean", "gtin", "gtin14", "isbn13"})
 
 
 class _Functions(jp_functions.Functions):
     """Registered functions available in mapping expressions."""
 
-    @jp_functions.signature({"types": ["object", "null"]})
-    def _func_id_pairs(self, seg: dict[str, Any] | None) -> list[dict[str, str]]:
-        """Product id pairs of a PO1-like segment as ``[{qualifier, value}]``: elements 06/07, 08/09, ..."""
-        return _pairs(seg, 6)
+    @jp_functions.signature({"types": []})
+    def _func_id_pairs(self, seg: Any) -> list[dict[str, str]]:
+        """Product id pairs of a PO1-like segment as ``[{qualifier, value}]``: elements 06/07, 08/09, ...
 
-    @jp_functions.signature({"types": ["object", "null"]}, {"types": ["number"]})
-    def _func_id_pairs_from(self, seg: dict[str, Any] | None, first: int) -> list[dict[str, str]]:
+        Anything but a segment object gives an empty list.
+        """
+        return _pairs(seg if isinstance(seg, dict) else None, 6)
+
+    @jp_functions.signature({"types": []}, {"types": ["number"]})
+    def _func_id_pairs_from(self, seg: Any, first: int) -> list[dict[str, str]]:
         """Id pairs starting at element ``first`` (e.g. 2 for LIN02/LIN03)."""
-        return _pairs(seg, int(first))
+        return _pairs(seg if isinstance(seg, dict) else None, int(first))
 
 
 def _pairs(seg: dict[str, Any] | None, first: int) -> list[dict[str, str]]:
     if not seg:
         return []
-    sid = next(iter(seg))[:-2]
+    last_key = next(reversed(seg))
+    sid, tail = last_key[:-2], last_key[-2:]
+    last = int(tail) if tail.isdigit() else 99
     out = []
-    for pos in range(first, 99, 2):
-        q, v = seg.get(f"{sid}{pos:02d}"), seg.get(f"{sid}{pos + 1:02d}")
-        if q is not None and v is not None:
-            out.append({"qualifier": q, "value": v})
+    for qk, vk in _pair_keys(sid, first, last):
+        q = seg.get(qk)
+        if q is not None:
+            v = seg.get(vk)
+            if v is not None and isinstance(q, str):
+                out.append({"qualifier": q, "value": v})
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def _pair_keys(sid: str, first: int, last: int) -> tuple[tuple[str, str], ...]:
+    return tuple((f"{sid}{p:02d}", f"{sid}{p + 1:02d}") for p in range(first, min(last, 98), 2))
 
 
 _OPTIONS = jmespath.Options(custom_functions=_Functions())
@@ -100,6 +117,42 @@ def compile_expression(expr: str) -> Callable[[Any], Any]:
             return None
 
         return shorthand
+    call = _ID_PAIRS.fullmatch(text)
+    if call:
+        inner = compile_expression(call.group(1))
+
+        def id_pairs(doc: Any) -> Any:
+            seg = inner(doc)
+            return _pairs(seg if isinstance(seg, dict) else None, 6)
+
+        return id_pairs
+    index = _INDEXED.fullmatch(text)
+    if index:
+        head, pos, rest = index.group(1), int(index.group(2)), compile_expression(index.group(3))
+
+        def indexed(doc: Any) -> Any:
+            items = doc.get(head) if isinstance(doc, dict) else None
+            if not isinstance(items, list) or pos >= len(items):
+                return None
+            return rest(items[pos])
+
+        return indexed
+    flt = _FILTER_FIRST.fullmatch(text)
+    if flt:
+        head, cond_path, literal, rest_text = flt.groups()
+        cond = compile_expression(cond_path)
+        rest = compile_expression(rest_text)
+
+        def filtered(doc: Any) -> Any:
+            items = doc.get(head) if isinstance(doc, dict) else None
+            if not isinstance(items, list):
+                return None
+            for item in items:
+                if cond(item) == literal:
+                    return rest(item)
+            return None
+
+        return filtered
     if _PLAIN.fullmatch(text):
         keys = text.split(".")
 
@@ -218,6 +271,73 @@ class _CompiledRule:
     where: str
     getter: Callable[[Any], Any] | None
     table: Table | None
+    fast: Callable[[Any], Any] | None = None  # success-path converter; None -> always the full path
+
+
+_FAIL = object()
+
+
+def _fast_converter(rule: Rule, table: Table | None) -> Callable[[Any], Any] | None:
+    """A converter for the common success case, or None when the rule needs the full path.
+
+    It returns ``_FAIL`` whenever anything is unusual (missing value, unmapped code, lookup miss,
+    bad number, bound exceeded); the caller then runs the full path, which records why.
+    """
+    if rule.lookup is not None and table is not None and rule.map is None and rule.as_ == "string" and (
+            rule.pattern is None and rule.min is None and rule.max is None):
+        return _fast_lookup(rule.lookup, table)
+    if rule.pattern is not None or rule.as_ in ("date", "boolean") or rule.lookup is not None:
+        return None
+    code_map = rule.map
+    lo = Decimal(rule.min) if rule.min is not None else None
+    hi = Decimal(rule.max) if rule.max is not None else None
+    cast = rule.as_
+
+    def convert(raw: Any) -> Any:
+        if raw is None or raw in ("", []):
+            return _FAIL
+        value = raw
+        if code_map is not None:
+            value = code_map.get(value) if isinstance(value, str) else None
+            if value is None:
+                return _FAIL
+        if cast == "integer":
+            if not (isinstance(value, str) and value.isascii() and value.isdigit()):
+                return _FAIL
+            value = int(value)
+        elif cast == "decimal":
+            try:
+                value = Decimal(value)
+            except (InvalidOperation, TypeError, ValueError):
+                return _FAIL
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            return _FAIL
+        return value
+
+    del table
+    return convert
+
+
+def _fast_lookup(lookup: Lookup, table: Table) -> Callable[[Any], Any]:
+    take, key, match = lookup.take, lookup.key, lookup.match
+
+    def convert(raw: Any) -> Any:
+        if raw is None or raw in ("", []):
+            return _FAIL
+        row = None
+        if key is not None:
+            row = table.find(key, str(raw))
+        elif isinstance(raw, list):
+            for pair in raw:
+                column = match.get(pair.get("qualifier")) if isinstance(pair, dict) and match else None
+                if column is not None:
+                    row = table.find(column, str(pair.get("value", "")))
+                    if row is not None:
+                        break
+        value = (row.get(take) or "").strip() if row is not None else ""
+        return value or _FAIL
+
+    return convert
 
 
 class CompiledMapping:
@@ -235,6 +355,9 @@ class CompiledMapping:
         self.lines = ([self._compile(f"lines.fields.{n}", n, r) for n, r in spec.lines.fields.items()]
                       if spec.lines else [])
         self.for_each = compile_expression(spec.lines.for_each) if spec.lines else None
+        # each distinct line expression is evaluated once per line item, however many rules use it
+        self.line_getters = {cr.rule.from_: cr.getter for cr in self.lines
+                             if cr.rule.from_ is not None and cr.getter is not None}
         self.check_getters = [
             {k: compile_expression(v) for k, v in (c.count_equals or c.sum_equals or {}).items() if k == "source"}
             for c in spec.checks
@@ -243,7 +366,8 @@ class CompiledMapping:
     def _compile(self, path: str, name: str, rule: Rule) -> _CompiledRule:
         getter = compile_expression(rule.from_) if rule.from_ is not None else None
         table = self.tables[rule.lookup.table] if rule.lookup else None
-        return _CompiledRule(name, rule, self.marks.get(path, self.source_file), getter, table)
+        return _CompiledRule(name, rule, self.marks.get(path, self.source_file), getter, table,
+                             _fast_converter(rule, table) if getter is not None else None)
 
     # -- applying --------------------------------------------------------------------------------
 
@@ -254,7 +378,8 @@ class CompiledMapping:
         doc.setdefault("_constants", self.spec.constants)
         data: dict[str, Any] = {}
         for cr in self.header:
-            self._field(cr, doc, data, result, None)
+            raw = cr.getter(doc) if cr.getter is not None else cr.rule.value
+            self._store(cr, raw, data, result, None)
         if self.spec.lines is not None and self.for_each is not None:
             items = self.for_each(doc)
             if not isinstance(items, list):
@@ -269,8 +394,10 @@ class CompiledMapping:
                     raw = key_rule.getter(item)
                     line_no = None if raw is None else str(raw)
                 exceptions_before, failures_before = len(result.exceptions), len(result.failures)
+                values = {text: getter(item) for text, getter in self.line_getters.items()}
                 for cr in self.lines:
-                    self._field(cr, item, line, result, line_no)
+                    self._store(cr, values[cr.rule.from_] if cr.rule.from_ is not None else cr.rule.value, line,
+                                result, line_no)
                 line_excepted = len(result.exceptions) > exceptions_before
                 line_failed = len(result.failures) > failures_before
                 if line_excepted and not line_failed and self.spec.lines.on_exception == "reject_line":
@@ -295,15 +422,24 @@ class CompiledMapping:
         result.data = data
         return result
 
+    def _store(self, cr: _CompiledRule, raw: Any, out: dict[str, Any], result: MappingResult,
+               line: str | None) -> None:
+        fast = cr.fast
+        if fast is not None:
+            value = fast(raw)
+            if value is not _FAIL:
+                out[cr.name] = value
+                return
+        self._field(cr, raw, out, result, line)
+
     def _exceptions_only_rejected_lines(self, result: MappingResult) -> bool:
         if self.spec.lines is None or self.spec.lines.on_exception != "reject_line":
             return False
         return all(e.line is not None and e.line in result.rejected_lines for e in result.exceptions)
 
-    def _field(self, cr: _CompiledRule, doc: Any, out: dict[str, Any], result: MappingResult,
+    def _field(self, cr: _CompiledRule, raw: Any, out: dict[str, Any], result: MappingResult,
                line: str | None) -> None:
         rule = cr.rule
-        raw = cr.getter(doc) if cr.getter is not None else rule.value
         try:
             value = self._resolve(cr, raw)
         except _Missing as miss:
@@ -384,7 +520,9 @@ class CompiledMapping:
             if rule.as_ == "date":
                 fmt = (rule.format or "CCYYMMDD").upper()
                 if fmt == "CCYYMMDD":
-                    return datetime.strptime(value, "%Y%m%d").date()
+                    if len(value) != 8 or not (value.isascii() and value.isdigit()):
+                        raise _Invalid(f"{value!r} is not a CCYYMMDD date")
+                    return date(int(value[:4]), int(value[4:6]), int(value[6:8]))
                 if fmt == "YYMMDD":
                     return datetime.strptime(value, "%y%m%d").date()
                 return date.fromisoformat(value)

