@@ -101,6 +101,7 @@ class SalesOrder(_Model):
     ship_window_start: date | None = None
     ship_window_end: date | None = None
     ship_to: str = Field(description="Warehouse/fulfilment-centre code in the IMS")
+    ship_to_location: str | None = Field(default=None, description="The 850's N1*ST N104 as received (the FC id)")
     backorder_allowed: bool = False
     currency: str = "USD"
     hot: bool = Field(default=False, description="Hot PO: allocate first, watch the deadline")

@@ -1,0 +1,88 @@
+"""JSON views the outbound mappings read, built from the order models (pure functions, no I/O).
+
+``acknowledgement_view`` joins each sales-order line with its allocation and splits the ordered
+quantity into accepted, backordered and rejected parts, so that by construction
+
+- accepted <= allocated <= ordered, and accepted + backordered + rejected = ordered;
+- units are backordered only when the PO allows backorders (CSH*Y); otherwise they are rejected;
+- every line of the order has a status, whatever the allocation says.
+
+The status codes come from the partner's code table (the mapping's ``constants``), so the code
+family (IA/IB/IR/R2 or another) is configuration, not code.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from edi.model import Allocation, SalesOrder
+
+DEFAULT_CODES = {
+    "ack_accepted": "IA",
+    "ack_backordered": "IB",
+    "ack_rejected_out_of_stock": "IR",
+    "ack_rejected_discontinued": "IR",
+    "ack_rejected_invalid_item": "R2",
+    "ack_rejected_other": "IR",
+    "ack_date_qualifier": "068",
+}
+
+
+class AllocationMismatchError(ValueError):
+    """The allocation does not cover the order (a line without a result, or an unknown line)."""
+
+
+def acknowledgement_view(order: SalesOrder, allocation: Allocation, *, codes: dict[str, str] | None = None,
+                         today: date | None = None) -> dict[str, Any]:
+    """The view the 855 mapping reads: order header, ``all_accepted``, and one joined entry per line."""
+    table = {**DEFAULT_CODES, **(codes or {})}
+    by_line = {a.line_number: a for a in allocation.lines}
+    unknown = sorted(set(by_line) - {line.line_number for line in order.lines})
+    if unknown:
+        raise AllocationMismatchError(f"allocation names lines not on PO {order.vendor_central_po_number}: "
+                                      f"{', '.join(unknown)}")
+    missing = [line.line_number for line in order.lines if line.line_number not in by_line]
+    if missing:
+        raise AllocationMismatchError(f"no allocation result for line(s) {', '.join(missing)} of PO "
+                                      f"{order.vendor_central_po_number}")
+    qualifier = table["ack_date_qualifier"]
+    lines = []
+    for line in order.lines:
+        a = by_line[line.line_number]
+        ordered = line.quantity
+        accepted = min(a.allocated, ordered)
+        remaining = ordered - accepted
+        backordered = min(a.backordered, remaining) if order.backorder_allowed else 0
+        rejected = remaining - backordered
+        reason = a.reason or ("out_of_stock" if rejected else None)
+        statuses: list[dict[str, Any]] = []
+        ship = a.expected_ship_date or today
+        if accepted:
+            statuses.append({"code": table["ack_accepted"], "quantity": accepted, "unit": line.unit,
+                             "date_qualifier": qualifier if ship else None,
+                             "schedule_date": ship.isoformat() if ship else None})
+        if backordered:
+            when = a.backorder_date
+            statuses.append({"code": table["ack_backordered"], "quantity": backordered, "unit": line.unit,
+                             "date_qualifier": qualifier if when else None,
+                             "schedule_date": when.isoformat() if when else None})
+        if rejected:
+            statuses.append({"code": table[f"ack_rejected_{reason}"], "quantity": rejected, "unit": line.unit,
+                             "date_qualifier": None, "schedule_date": None, "reason": reason})
+        lines.append({
+            "line_number": line.line_number,
+            "quantity_ordered": ordered,
+            "unit": line.unit,
+            "unit_price": str(line.unit_price),
+            "product_ids": [p.model_dump() for p in line.product_ids],
+            "accepted": accepted,
+            "backordered": backordered,
+            "rejected": rejected,
+            "statuses": statuses,
+        })
+    return {
+        "order": order.model_dump(mode="json"),
+        "all_accepted": all(x["accepted"] == x["quantity_ordered"] for x in lines),
+        "lines": lines,
+    }
