@@ -23,6 +23,7 @@ import difflib
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,11 @@ from edi.config.loader import load_yaml
 from edi.mapping.engine import CompiledMapping, MappingResult
 from edi.mapping.loader import load_mapping
 from edi.mapping.source import document_view, read_documents
+from edi.mapping.views import acknowledgement_view, shipment_view
+from edi.model import Allocation, PackConfirmation, PurchaseOrderAck, SalesOrder, ShipNotice
+from edi.x12.envelope import Delimiters
+from edi.x12.render import Envelope, render_855, render_856
+from edi.x12.writer import Party
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +49,17 @@ class CaseResult:
     diff: str = ""
 
 
-def _fingerprint(mapping: CompiledMapping, input_path: Path) -> str:
+def _fingerprint(mapping: CompiledMapping, input_path: Path, *more: CompiledMapping | Path) -> str:
     h = hashlib.sha256()
-    h.update(Path(mapping.source_file).read_bytes())
-    for name in sorted(mapping.tables):
-        h.update(name.encode())
-        h.update(mapping.tables[name].path.read_bytes())
+    for m in (mapping, *(x for x in more if isinstance(x, CompiledMapping))):
+        h.update(Path(m.source_file).read_bytes())
+        for name in sorted(m.tables):
+            h.update(name.encode())
+            h.update(m.tables[name].path.read_bytes())
     h.update(input_path.read_bytes())
+    for extra in more:
+        if isinstance(extra, Path):
+            h.update(extra.read_bytes())
     return h.hexdigest()
 
 
@@ -74,6 +84,47 @@ def translate_file(mapping: CompiledMapping, input_path: Path) -> dict[str, Any]
     }
 
 
+FIXED_WHEN = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+_DELIMS = Delimiters("*", ">", "~", None)
+
+
+def _orders(order_mapping: CompiledMapping, input_path: Path) -> list[SalesOrder]:
+    _, docs = read_documents(input_path)
+    out = []
+    for d in docs:
+        result = order_mapping.apply(document_view(d))
+        if isinstance(result.target, SalesOrder):
+            out.append(result.target)
+    return out
+
+
+def outbound_case(mapping: CompiledMapping, order_mapping: CompiledMapping, case: Any, base: Path) -> dict[str, Any]:
+    """Map sample 850s to sales orders, build the outbound view (allocation or pack) and map it.
+
+    The rendered X12 (with a fixed envelope: ISA13/GS06 1, 2026-01-01 12:00 UTC) is part of the
+    golden, so a change in rendering shows in the diff too.
+    """
+    orders = _orders(order_mapping, base / str(case["input"]))
+    env = Envelope(Party("ZZ", "VENDORCO"), Party("ZZ", "AMAZON"), "P", _DELIMS, FIXED_WHEN, 1, 1, newline=True)
+    if "allocation" in case:
+        allocation = Allocation.model_validate_json((base / str(case["allocation"])).read_text())
+        order = next(o for o in orders if o.vendor_central_po_number == allocation.vendor_central_po_number)
+        view = acknowledgement_view(order, allocation, codes=dict(mapping.spec.constants))
+        result = mapping.apply(view)
+        text = render_855(result.target, env) if isinstance(result.target, PurchaseOrderAck) else None
+    else:
+        pack = PackConfirmation.model_validate_json((base / str(case["pack"])).read_text())
+        ship_from = {str(k): str(v) for k, v in dict(case.get("ship_from") or {"name": "VENDOR DC"}).items()}
+        pos = {i.vendor_central_po_number for c in pack.cartons for i in c.items}
+        view = shipment_view([o for o in orders if o.vendor_central_po_number in pos], pack, ship_from=ship_from,
+                             created_at=pack.ship_date)
+        result = mapping.apply(view)
+        env5010 = Envelope(env.sender, env.receiver, env.usage, Delimiters("*", ">", "~", "^"), env.when, 1, 1,
+                           newline=True)
+        text = render_856(result.target, env5010) if isinstance(result.target, ShipNotice) else None
+    return {**result_json(result), "x12": text.splitlines() if text else None}
+
+
 def _dump(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
 
@@ -89,8 +140,14 @@ def run_test_file(test_file: str | Path, *, update: bool = False) -> list[CaseRe
         name = str(case.get("name", "?"))
         input_path = base / str(case["input"])
         golden_path = base / str(case["expect"])
-        body = translate_file(mapping, input_path)
-        body["_hash"] = _fingerprint(mapping, input_path)
+        if "allocation" in case or "pack" in case:
+            order_mapping = load_mapping(base / str(spec["order_mapping"]))
+            body = outbound_case(mapping, order_mapping, case, base)
+            extra = [base / str(case[k]) for k in ("allocation", "pack") if k in case]
+            body["_hash"] = _fingerprint(mapping, input_path, order_mapping, *extra)
+        else:
+            body = translate_file(mapping, input_path)
+            body["_hash"] = _fingerprint(mapping, input_path)
         new_text = _dump(body)
         old_text = golden_path.read_text() if golden_path.exists() else ""
         diff = "".join(difflib.unified_diff(old_text.splitlines(True), new_text.splitlines(True),

@@ -13,10 +13,10 @@ family (IA/IB/IR/R2 or another) is configuration, not code.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from edi.model import Allocation, SalesOrder
+from edi.model import Allocation, PackConfirmation, SalesOrder
 
 DEFAULT_CODES = {
     "ack_accepted": "IA",
@@ -85,4 +85,49 @@ def acknowledgement_view(order: SalesOrder, allocation: Allocation, *, codes: di
         "order": order.model_dump(mode="json"),
         "all_accepted": all(x["accepted"] == x["quantity_ordered"] for x in lines),
         "lines": lines,
+    }
+
+
+class PackMismatchError(ValueError):
+    """A pack confirmation names a PO or line the shipment's orders do not have, or mixes FCs."""
+
+
+def shipment_view(orders: list[SalesOrder], pack: PackConfirmation, *, ship_from: dict[str, str],
+                  created_at: datetime) -> dict[str, Any]:
+    """The view the 856 mapping reads: the shipment, and per PO its cartons with items.
+
+    Each item carries the 850 line's first product identifier (echoed as received) and the line's
+    unit. Cartons holding lines of several POs are split per PO (the O level owns its P levels).
+    """
+    by_po = {o.vendor_central_po_number: o for o in orders}
+    locations = {o.ship_to_location for o in orders}
+    if len(locations) != 1:
+        raise PackMismatchError(f"one ASN goes to one fulfilment centre; orders go to {sorted(map(str, locations))}")
+    per_po: dict[str, list[dict[str, Any]]] = {}
+    for carton in pack.cartons:
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for item in carton.items:
+            order = by_po.get(item.vendor_central_po_number)
+            if order is None:
+                raise PackMismatchError(f"carton {carton.sscc}: PO {item.vendor_central_po_number} is not in "
+                                        "this shipment")
+            line = next((x for x in order.lines if x.line_number == item.line_number), None)
+            if line is None:
+                raise PackMismatchError(f"carton {carton.sscc}: PO {item.vendor_central_po_number} has no line "
+                                        f"{item.line_number}")
+            groups.setdefault(item.vendor_central_po_number, []).append({
+                "line_number": item.line_number,
+                "product_id": line.product_ids[0].model_dump(),
+                "quantity": item.quantity,
+                "unit": line.unit,
+            })
+        for po, items in groups.items():
+            per_po.setdefault(po, []).append({"sscc": carton.sscc, "items": items})
+    return {
+        "shipment": pack.model_dump(mode="json"),
+        "created_at": created_at.isoformat(),
+        "ship_from": ship_from,
+        "ship_to_location": next(iter(locations)),
+        "orders": [{"vendor_central_po_number": po, "cartons": cartons}
+                   for po, cartons in sorted(per_po.items())],
     }

@@ -88,3 +88,21 @@ def test_yaml_scalars_stay_strings(tmp_path: Path) -> None:
         MAPPINGS / "amazon" / "850_to_sales_order.yaml")
     assert spec.source == "x12/004010/850"
     assert spec.header["order_type"].map == {"NE": "standard", "RO": "rush", "NP": "new_product", "CN": "consigned"}
+
+
+GOLDEN_X12 = sorted(p for p in (MAPPINGS / "amazon" / "tests" / "golden").glob("*.json")
+                    if json.loads(p.read_text()).get("x12"))
+
+
+@pytest.mark.parametrize("golden", GOLDEN_X12, ids=lambda p: p.name)
+def test_rendered_goldens_validate_under_our_guides_and_bots(golden: Path) -> None:
+    """Every 855/856 the shipped mappings render validates under our own guides and parses under Bots."""
+    from edi.x12 import Limits, X12Validator  # noqa: PLC0415
+    from edi.x12.envelope import VERSIONS_4010_FAMILY, VERSIONS_5010  # noqa: PLC0415
+    from tests.x12._util import bots_errors  # noqa: PLC0415
+
+    data = "\n".join(json.loads(golden.read_text())["x12"]).encode("ascii")
+    report = X12Validator(limits=Limits(supported_versions=VERSIONS_4010_FAMILY | VERSIONS_5010)).validate_bytes(
+        data, golden.name)
+    assert report.accepted, [f.one_line() for f in report.findings]
+    assert bots_errors(data) == []
