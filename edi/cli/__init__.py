@@ -60,6 +60,17 @@ def _caret(f: Finding) -> list[str]:
     return [f"    {shown}", "    " + " " * col + "^"]
 
 
+def _source_caret(mark: object) -> list[str]:
+    """The YAML source line of a finding with a caret under its column (terminal output only)."""
+    if mark is None or not sys.stderr.isatty():
+        return []
+    try:
+        line = Path(mark.file).read_text(encoding="utf-8").splitlines()[mark.line - 1]  # type: ignore[attr-defined]
+    except (OSError, IndexError, UnicodeDecodeError, AttributeError):
+        return []
+    return [f"    {line}", "    " + " " * (mark.column - 1) + "^"]  # type: ignore[attr-defined]
+
+
 def _human(report: FileReport, out: typer.CallbackParam | None = None) -> None:
     del out
     for f in report.findings:
@@ -289,6 +300,8 @@ def mapping_lint(paths: Annotated[list[Path], typer.Argument(help="Mapping files
         for finding in lint_mapping(f):
             problems += 1
             typer.echo(finding.one_line(), err=True)
+            for extra in _source_caret(finding.mark):
+                typer.echo(extra, err=True)
     typer.echo(f"{len(files)} mapping file(s), {problems} problem(s)")
     raise typer.Exit(EXIT_OK if problems == 0 else EXIT_REJECTED)
 
