@@ -282,7 +282,9 @@ def translate(
                 typer.echo(json.dumps(target, indent=2))
             for exc in doc["exceptions"]:
                 line = f" line {exc['line']}" if exc["line"] else ""
-                typer.echo(f"ST {doc['st02']}{line}: {exc['code']} {exc['message']}; hint: {exc['hint']}", err=True)
+                po = f" PO {exc['po']}" if exc.get("po") else ""
+                typer.echo(f"ST {doc['st02']}{po}{line}: {exc['code']} {exc['message']}; hint: {exc['hint']}",
+                           err=True)
             for fail in doc["failures"]:
                 typer.echo(f"ST {doc['st02']}: {fail['code']} {fail['message']}", err=True)
     ok = body["accepted"] and all(d["target"] is not None for d in body["documents"])

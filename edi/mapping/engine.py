@@ -12,6 +12,7 @@ A mapping never yields a partial target: any rule error or exception leaves ``ta
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import re
 from collections.abc import Callable, Mapping
@@ -184,6 +185,7 @@ class MappingException:
     field: str
     line: str | None = None
     value: str | None = None
+    po: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,6 +409,9 @@ class CompiledMapping:
             data["lines"] = lines
         for check, getters in zip(self.spec.checks, self.check_getters, strict=True):
             self._check(check, getters, doc, data, result)
+        po = data.get("vendor_central_po_number")
+        if po is not None and result.exceptions:
+            result.exceptions = [dataclasses.replace(e, po=str(po)) for e in result.exceptions]
         if result.failures or (result.exceptions and not self._exceptions_only_rejected_lines(result)):
             return result
         try:

@@ -67,8 +67,8 @@ def result_json(result: MappingResult) -> dict[str, Any]:
     """A stable JSON form of one mapping result."""
     return {
         "target": result.target.model_dump(mode="json") if result.target is not None else None,
-        "exceptions": [{"code": e.code, "line": e.line, "field": e.field, "value": e.value, "message": e.message,
-                        "hint": e.hint} for e in result.exceptions],
+        "exceptions": [{"code": e.code, "po": e.po, "line": e.line, "field": e.field, "value": e.value,
+                        "message": e.message, "hint": e.hint} for e in result.exceptions],
         "failures": [{"code": f.code, "line": f.line, "field": f.field, "message": f.message} for f in result.failures],
         "rejected_lines": list(result.rejected_lines),
     }
