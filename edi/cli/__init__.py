@@ -219,43 +219,62 @@ def parse(
 @app.command()
 def demo(
     inbound: Annotated[Path, typer.Option(help="Folder of inbound X12 files.")] = Path("samples/inbound"),
-    out: Annotated[Path, typer.Option(help="Folder for the acknowledgements.")] = Path("out"),
-    data_dir: Annotated[Path, typer.Option(help="Data directory (embedded SQLite).",
+    stock_file: Annotated[Path, typer.Option("--stock", help="Stock CSV for the embedded IMS.")] = Path(
+        "samples/stock.csv"),
+    packs: Annotated[Path, typer.Option(help="Folder of pack confirmations (JSON).")] = Path("samples/pack"),
+    out: Annotated[Path, typer.Option(help="Folder the outbox writes to (997/855/856).")] = Path("out"),
+    data_dir: Annotated[Path, typer.Option(help="Data directory (embedded SQLite, archive).",
                                            envvar="EDI_DATA_DIR")] = Path("data"),
 ) -> None:
-    """Validate every sample 850 and write the 997s (and TA1s) they call for, with a summary table."""
+    """The whole flow on the embedded default: 850s in; 997s, sales orders, 855s and 856s out; a summary."""
     from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
+    from sqlalchemy import func, select  # noqa: PLC0415
 
-    from edi.x12 import AckBuilder, X12Validator  # noqa: PLC0415
-    from edi.x12.ledger import LedgerNumbers  # noqa: PLC0415
+    from edi.pipeline import Pipeline  # noqa: PLC0415
+    from edi.store import check_durability, ensure_schema, open_engine, transaction  # noqa: PLC0415
+    from edi.store.pipeline_tables import exception_log, outbox, purchase_order, stock  # noqa: PLC0415
 
-    files = sorted(p for p in inbound.iterdir() if p.is_file() and not p.name.startswith("."))
-    if not files:
-        typer.echo(f"no files in {inbound}", err=True)
-        raise typer.Exit(EXIT_USAGE)
-    ack_dir = out / "997"
-    ack_dir.mkdir(parents=True, exist_ok=True)
-    numbers = LedgerNumbers.open(data_dir)
-    from edi.x12.guide import default_registry  # noqa: PLC0415
-
-    validator = X12Validator(default_registry("amazon"))
-    table = Table(title=f"X12 intake: {inbound}")
-    for col in ("file", "sets", "segments", "verdict", "acknowledgements"):
-        table.add_column(col)
-    rejected = 0
-    for path in files:
-        builder = AckBuilder(lambda name: (ack_dir / name).open("xb"), numbers)
-        report = validator.validate_path(path, builder)
-        rejected += not report.accepted
-        verdict = "[green]accepted[/green]" if report.accepted else (
-            f"[red]rejected[/red] ({', '.join(sorted({f.code for f in report.errors}))})")
-        table.add_row(path.name, str(report.transaction_sets), str(report.segments), verdict,
-                      ", ".join(a.name for a in builder.written) or "-")
+    engine = open_engine(data_dir=data_dir)
+    ensure_schema(engine, upgrade=True)
+    check_durability(engine)
+    pipe = Pipeline(engine, data_dir)
+    with transaction(engine) as conn:
+        if not conn.execute(select(func.count()).select_from(stock)).scalar():
+            pipe.ims.import_stock(conn, stock_file, pipe.clock())
+    new, dup = pipe.receive_folder(inbound)
+    pipe.process_inbound()
+    pipe.allocate_and_acknowledge()
+    shipped = [pipe.confirm_pack(p.read_bytes(), p.name) for p in sorted(packs.glob("*.json"))]
+    written = pipe.send_outbox(out)
+    pipe.watch_deadlines()
     console = Console()
-    console.print(table)
-    console.print(f"{len(files)} file(s), {rejected} rejected; acknowledgements in {ack_dir}; "
-                  f"control numbers in {data_dir}")
+    with engine.connect() as conn:
+        pos = conn.execute(select(purchase_order).order_by(purchase_order.c.id)).all()
+        excs = conn.execute(select(exception_log).where(exception_log.c.status == "open")
+                            .order_by(exception_log.c.id)).all()
+        docs = conn.execute(select(outbox.c.kind, func.count()).group_by(outbox.c.kind)).all()
+    t = Table(title="Purchase orders")
+    for col in ("PO", "rev", "state", "hot", "lines", "855 due (UTC)"):
+        t.add_column(col)
+    for r in pos:
+        lines = len(json.loads(r.canonical).get("PO1_loop", []))
+        t.add_row(r.po_number, str(r.revision), r.state, "yes" if r.hot else "", str(lines),
+                  f"{r.deadline_855_at:%Y-%m-%d %H:%M}")
+    console.print(t)
+    e = Table(title="Open exceptions")
+    for col in ("id", "kind", "PO", "line", "message", "hint"):
+        e.add_column(col, overflow="fold")
+    for x in excs:
+        if x.kind == "DUPLICATE":
+            continue
+        e.add_row(str(x.id), x.kind, x.po_number or "", x.line_number or "", x.message, x.hint)
+    console.print(e)
+    dups = sum(1 for x in excs if x.kind == "DUPLICATE")
+    console.print(f"inbound: {new} new file(s), {dup} already received; {dups} duplicate(s) with no effect; "
+                  f"packs: {', '.join(shipped) or 'none'}")
+    console.print("outbox: " + ", ".join(f"{n} x {k}" for k, n in sorted(docs)) + f"; written this run: {len(written)} "
+                  f"file(s) under {out}/")
 
 
 @app.command()

@@ -31,7 +31,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 def target_metadata() -> MetaData:
     """Return the metadata holding every store table (imports each table module)."""
-    from edi.store import control_numbers  # noqa: F401, PLC0415 - registers its tables
+    from edi.store import control_numbers, pipeline_tables  # noqa: F401, PLC0415 - registers their tables
     from edi.store._base import metadata  # noqa: PLC0415
 
     return metadata

@@ -1,0 +1,94 @@
+"""PO states, the exception log and the audit trail: the record-keeping every step shares."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from edi.store.pipeline_tables import exception_log, po_line_trail, po_transition, purchase_order
+
+
+class POState(StrEnum):
+    """Business state of one PO version."""
+
+    RECEIVED = "received"
+    VALIDATED = "validated"
+    ORDERED = "ordered"
+    ALLOCATED = "allocated"
+    ACKNOWLEDGED = "acknowledged"
+    PACKED = "packed"
+    SHIPPED = "shipped"
+    CLOSED = "closed"
+    HELD = "held"
+    REJECTED = "rejected"
+
+
+ALLOWED: dict[POState, frozenset[POState]] = {
+    POState.RECEIVED: frozenset({POState.VALIDATED, POState.REJECTED, POState.HELD}),
+    POState.VALIDATED: frozenset({POState.ORDERED, POState.HELD, POState.REJECTED}),
+    POState.ORDERED: frozenset({POState.ALLOCATED, POState.HELD}),
+    POState.ALLOCATED: frozenset({POState.ACKNOWLEDGED, POState.HELD}),
+    POState.ACKNOWLEDGED: frozenset({POState.PACKED, POState.SHIPPED, POState.HELD, POState.CLOSED}),
+    POState.PACKED: frozenset({POState.SHIPPED, POState.HELD}),
+    POState.SHIPPED: frozenset({POState.CLOSED}),
+    POState.HELD: frozenset({POState.ORDERED, POState.VALIDATED, POState.REJECTED, POState.ALLOCATED}),
+    POState.CLOSED: frozenset(),
+    POState.REJECTED: frozenset(),
+}
+
+
+class TransitionError(RuntimeError):
+    """A state change the PO state machine does not allow (an invariant, never bad input)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionEntry:
+    """One typed exception-log record to raise."""
+
+    kind: str
+    message: str
+    hint: str = ""
+    partner: str | None = None
+    po_number: str | None = None
+    line_number: str | None = None
+    key: str | None = None
+
+    def dedupe_key(self) -> str:
+        """One open entry per (kind, partner, PO, line, key)."""
+        return "|".join(str(x or "") for x in (self.kind, self.partner, self.po_number, self.line_number, self.key))
+
+
+def raise_exception(conn: Connection, entry: ExceptionEntry, now: datetime) -> bool:
+    """Record ``entry`` unless the same problem is already logged; True when a new row was written."""
+    key = entry.dedupe_key()
+    exists = conn.execute(select(exception_log.c.id).where(exception_log.c.dedupe_key == key)).first()
+    if exists is not None:
+        return False
+    conn.execute(insert(exception_log).values(
+        kind=entry.kind, partner=entry.partner, po_number=entry.po_number, line_number=entry.line_number,
+        message=entry.message, hint=entry.hint, dedupe_key=key, status="open", created_at=now))
+    return True
+
+
+def transition(conn: Connection, po_id: int, to: POState, reason: str, now: datetime) -> None:
+    """Move a PO to ``to`` (checked against ``ALLOWED``) and write the audit row."""
+    row = conn.execute(select(purchase_order.c.state).where(purchase_order.c.id == po_id)).one()
+    current = POState(row.state)
+    if to not in ALLOWED[current] and to is not current:
+        raise TransitionError(f"PO record {po_id}: {current} -> {to} is not allowed")
+    conn.execute(update(purchase_order).where(purchase_order.c.id == po_id).values(state=to.value, updated_at=now))
+    conn.execute(insert(po_transition).values(po_id=po_id, at=now, from_state=current.value, to_state=to.value,
+                                              reason=reason))
+
+
+def trail(conn: Connection, po_id: int, stage: str, lines: dict[str, Any], now: datetime) -> None:
+    """Write one line-trail row per line for ``stage`` (850, sales_order, allocation, ack, asn)."""
+    if lines:
+        conn.execute(insert(po_line_trail), [
+            {"po_id": po_id, "line_number": ln, "stage": stage, "at": now, "detail": json.dumps(detail, default=str)}
+            for ln, detail in lines.items()])

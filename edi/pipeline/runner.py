@@ -1,0 +1,469 @@
+"""The order pipeline: receive -> validate + 997 -> sales order -> allocate -> 855 -> pack -> 856 -> send.
+
+Every step commits its state change, outbox documents (with their control numbers) and exception
+entries in one transaction, so a process killed anywhere continues on restart without loss or
+duplication: inbound files are archived and committed before anything else (ledger before
+touch), the unique keys of the store stop a second business effect, and the outbox holds the
+bytes every (re)send uses.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import io
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from edi.mapping import load_mapping
+from edi.mapping.source import document_view
+from edi.mapping.views import AllocationMismatchError, acknowledgement_view, shipment_view
+from edi.model import PackConfirmation, PurchaseOrderAck, SalesOrder, ShipNotice
+from edi.pipeline.checks import check_855, check_pack
+from edi.pipeline.ims import EmbeddedIms
+from edi.pipeline.records import ExceptionEntry, POState, raise_exception, trail, transition
+from edi.store import reserve, transaction
+from edi.store.pipeline_tables import (
+    inbound_duplicate,
+    inbound_file,
+    interchange,
+    outbox,
+    purchase_order,
+    shipment,
+)
+from edi.x12 import AckBuilder, X12Validator
+from edi.x12.envelope import Delimiters
+from edi.x12.guide import default_registry
+from edi.x12.render import Envelope, render_855, render_856
+from edi.x12.validator import Document
+from edi.x12.writer import Party
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class PartnerSettings:
+    """Per-partner behaviour (Amazon defaults; see the Amazon guide §10)."""
+
+    partner: str = "amazon"
+    mappings_dir: Path = Path("mappings/amazon")
+    deadline_hours: int = 24
+    alarm_hours: int = 20
+    hot_window_days: int = 5
+    asn_version: str = "005010"
+    ship_from: dict[str, str] = field(default_factory=lambda: {"name": "VENDOR DC"})
+
+
+class _ConnNumbers:
+    """Control numbers reserved on the caller's connection, inside its transaction (I4)."""
+
+    def __init__(self, conn: Connection, purpose: str) -> None:
+        self.conn, self.purpose = conn, purpose
+
+    @contextmanager
+    def reserving(self, sender: tuple[str, str], receiver: tuple[str, str],
+                  groups: int) -> Iterator[tuple[int, list[int]]]:
+        r = reserve(self.conn, sender=sender, receiver=receiver, groups=groups, sets_per_group=1,
+                    purpose=self.purpose)
+        yield r.isa13, list(r.group_numbers)
+
+
+class _Memory(io.BytesIO):
+    def __init__(self, store: dict[str, bytes], name: str) -> None:
+        super().__init__()
+        self.store, self.name = store, name
+
+    def __exit__(self, *exc: object) -> None:
+        self.store[self.name] = self.getvalue()
+        super().__exit__(*exc)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".part")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class Pipeline:
+    """One partner's order flow over one store."""
+
+    def __init__(self, engine: Engine, data_dir: Path, settings: PartnerSettings | None = None,
+                 clock: Clock | None = None) -> None:
+        self.engine = engine
+        self.data_dir = data_dir
+        self.archive = data_dir / "archive"
+        self.archive.mkdir(parents=True, exist_ok=True)
+        self.settings = settings or PartnerSettings()
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.validator = X12Validator(default_registry(self.settings.partner), keep_documents=True)
+        m = self.settings.mappings_dir
+        self.map_850 = load_mapping(m / "850_to_sales_order.yaml")
+        self.map_855 = load_mapping(m / "sales_order_to_855.yaml")
+        self.map_856 = load_mapping(m / "shipment_to_856.yaml")
+        self.ims = EmbeddedIms()
+        gc.freeze()  # long-lived objects (guides, mappings) out of the cyclic collector's way
+
+    # -- receive: ledger before touch -------------------------------------------------------------
+
+    def receive_folder(self, folder: Path, connector: str = "folder") -> tuple[int, int]:
+        """Archive and record every regular file of ``folder``; returns (new, duplicate)."""
+        new = dup = 0
+        for path in sorted(folder.iterdir()):
+            if not path.is_file() or path.is_symlink() or path.name.startswith("."):
+                continue
+            data = path.read_bytes()
+            if self.receive_bytes(data, path.name, connector):
+                new += 1
+            else:
+                dup += 1
+        return new, dup
+
+    def receive_bytes(self, data: bytes, remote_name: str, connector: str) -> bool:
+        """Archive ``data`` (fsynced, content-addressed) and commit its ledger row; False for a duplicate."""
+        digest = _sha256(data)
+        now = self.clock()
+        with transaction(self.engine) as conn:
+            if conn.execute(select(inbound_file.c.id).where(inbound_file.c.sha256 == digest)).first():
+                conn.execute(insert(inbound_duplicate).values(connector=connector, remote_name=remote_name,
+                                                              sha256=digest, seen_at=now,
+                                                              disposition="duplicate_transport"))
+                return False
+            target = self.archive / digest[:2] / digest
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists():
+                _write_durably(target, data)
+            conn.execute(insert(inbound_file).values(connector=connector, remote_name=remote_name, size=len(data),
+                                                     sha256=digest, archive_path=str(target), received_at=now,
+                                                     disposition="new"))
+        return True
+
+    # -- validate, 997, sales orders --------------------------------------------------------------
+
+    def process_inbound(self) -> int:
+        """Validate each new ledger file whole, write its 997s, then create sales orders. Returns files done."""
+        with self.engine.connect() as conn:
+            pending = conn.execute(select(inbound_file.c.id, inbound_file.c.archive_path, inbound_file.c.remote_name,
+                                          inbound_file.c.received_at)
+                                   .where(inbound_file.c.disposition == "new").order_by(inbound_file.c.id)).all()
+        for row in pending:
+            self._process_file(row.id, Path(row.archive_path), row.remote_name, row.received_at)
+        return len(pending)
+
+    def _process_file(self, file_id: int, path: Path, name: str, received_at: datetime) -> None:
+        now = self.clock()
+        with transaction(self.engine) as conn:
+            docs: list[Document] = []
+            acks: dict[str, bytes] = {}
+
+            class _Keep:
+                def interchange_start(self, *a: object) -> None: ...
+                def group_start(self, *a: object) -> None: ...
+                def group_end(self, *a: object) -> None: ...
+                def interchange_end(self, *a: object) -> None: ...
+
+                def set_done(self, grp: object, res: object, doc: Document | None) -> None:
+                    if doc is not None:
+                        docs.append(doc)
+
+            savepoint = conn.begin_nested()
+            builder = AckBuilder(lambda n: _Memory(acks, n), _ConnNumbers(conn, f"997 for {name}"))
+            tee = _Tee(builder, _Keep())
+            report = self.validator.validate_path(path, tee)
+            keys = [(f"{ic.isa[5]}/{ic.isa[6].strip()}", f"{ic.isa[7]}/{ic.isa[8].strip()}", ic.control_number)
+                    for ic in report.interchanges if len(ic.isa) > 13]
+            seen = [k for k in keys if conn.execute(select(interchange.c.id).where(
+                interchange.c.sender == k[0], interchange.c.receiver == k[1], interchange.c.isa13 == k[2])).first()]
+            if seen:
+                savepoint.rollback()  # no 997 numbers consumed for a duplicate interchange
+                conn.execute(update(inbound_file).where(inbound_file.c.id == file_id).values(
+                    disposition="duplicate_interchange", processed_at=now))
+                raise_exception(conn, ExceptionEntry("DUPLICATE", f"{name}: interchange {seen[0][2]} from "
+                                                     f"{seen[0][0]} was already received; no effect",
+                                                     "no action needed", self.settings.partner, key=seen[0][2]), now)
+                return
+            savepoint.commit()
+            ic_ids = {}
+            for ic, key in zip(report.interchanges, keys, strict=False):
+                ic_ids[ic.control_number] = conn.execute(insert(interchange).values(
+                    inbound_file_id=file_id, sender=key[0], receiver=key[1], isa13=key[2],
+                    usage=ic.isa[15] if len(ic.isa) > 15 else "P", accepted=not ic.rejected)).inserted_primary_key[0]
+            for ack in builder.written:
+                conn.execute(insert(outbox).values(
+                    kind=ack.kind, subject=f"{ack.answers_isa13}/{ack.answers_gs06 or '-'}",
+                    partner=self.settings.partner,
+                    isa13=ack.isa13, filename=ack.name, payload=acks[ack.name], created_at=now, attempts=0))
+            for finding in report.errors[:50]:
+                raise_exception(conn, ExceptionEntry("VALIDATION", finding.one_line().replace(str(path), name),
+                                                     finding.hint, self.settings.partner,
+                                                     key=f"{_sha256(path.read_bytes())[:12]}:{finding.code}:"
+                                                         f"{finding.position.segment_index}:{finding.position.element}"),
+                                now)
+            # validate the whole interchange before mapping anything (I3)
+            ok_interchanges = {ic.control_number for ic in report.interchanges if not ic.rejected}
+            for doc in docs:
+                if doc.set_id == "850" and doc.isa13 in ok_interchanges:
+                    self._order(conn, doc, ic_ids.get(doc.isa13), received_at, now)
+            conn.execute(update(inbound_file).where(inbound_file.c.id == file_id).values(
+                disposition="processed" if report.accepted else "quarantined", processed_at=now))
+
+    def _order(self, conn: Connection, doc: Document, ic_id: int | None, received_at: datetime,
+               now: datetime) -> None:
+        s = self.settings
+        view = document_view(doc)
+        canonical = {k: v for k, v in view.items() if k not in ("_envelope", "ST", "SE")}
+        content_hash = _sha256(json.dumps(canonical, sort_keys=True).encode())
+        po_number = str((view.get("BEG") or {}).get("BEG03", ""))
+        existing = conn.execute(select(purchase_order.c.id, purchase_order.c.revision, purchase_order.c.content_hash)
+                                .where(purchase_order.c.partner == s.partner, purchase_order.c.po_number == po_number)
+                                .order_by(purchase_order.c.revision.desc())).first()
+        if existing is not None and existing.content_hash == content_hash:
+            raise_exception(conn, ExceptionEntry("DUPLICATE", f"PO {po_number} received again with identical "
+                                                 "content; no business effect", "no action needed", s.partner,
+                                                 po_number, key=f"{doc.isa13}/{doc.control_number}"), now)
+            return
+        revision = 1 if existing is None else existing.revision + 1
+        result = self.map_850.apply(view)
+        order = result.target if isinstance(result.target, SalesOrder) else None
+        hot = False
+        if order is not None:
+            window = (order.ship_window_end - order.order_date).days if order.ship_window_end else None
+            hot = order.order_type == "rush" or (window is not None and window <= s.hot_window_days)
+            order = order.model_copy(update={"revision": revision, "hot": hot})
+        po_id = conn.execute(insert(purchase_order).values(
+            partner=s.partner, po_number=po_number, revision=revision, content_hash=content_hash,
+            state=POState.RECEIVED.value, hot=hot, received_at=received_at,
+            deadline_855_at=received_at + timedelta(hours=s.deadline_hours), alarm_raised=False,
+            interchange_id=ic_id, st02=doc.control_number, canonical=json.dumps(view, sort_keys=True),
+            sales_order=order.model_dump_json() if order else None, updated_at=now)).inserted_primary_key[0]
+        transition(conn, po_id, POState.VALIDATED, f"850 accepted (ISA {doc.isa13} / ST {doc.control_number})", now)
+        trail(conn, po_id, "850", {str(ln.get("PO1", {}).get("PO101")): ln.get("PO1")
+                                   for ln in view.get("PO1_loop", [])}, now)
+        if existing is not None:
+            transition(conn, po_id, POState.HELD, "revision of an existing PO: held for review", now)
+            raise_exception(conn, ExceptionEntry(
+                "REVISION", f"PO {po_number} received again with different content (revision {revision})",
+                "compare with the earlier version in Vendor Central; no second sales order is created",
+                s.partner, po_number, key=str(revision)), now)
+            return
+        for exc in result.exceptions:
+            raise_exception(conn, ExceptionEntry(exc.code, exc.message, exc.hint, s.partner, po_number, exc.line), now)
+        for fail in result.failures:
+            raise_exception(conn, ExceptionEntry("MAPPING", fail.one_line(), "fix the mapping or the data, then "
+                                                 "replay", s.partner, po_number, fail.line, key=fail.field), now)
+        if order is None:
+            transition(conn, po_id, POState.HELD, "mapping raised exceptions: held for a person", now)
+            return
+        if hot:
+            raise_exception(conn, ExceptionEntry("HOT_PO", f"PO {po_number} is hot ({order.order_type}, window ends "
+                                                 f"{order.ship_window_end}): allocated first", "watch its fill rate",
+                                                 s.partner, po_number), now)
+        self.ims.submit_order(conn, order)
+        trail(conn, po_id, "sales_order", {ln.line_number: {"sku": ln.sku, "quantity": ln.quantity}
+                                           for ln in order.lines}, now)
+        transition(conn, po_id, POState.ORDERED, "sales order created in the IMS", now)
+
+    # -- allocation and 855 -----------------------------------------------------------------------
+
+    def allocate_and_acknowledge(self) -> int:
+        """Allocate ordered POs (hot first), then render their 855s. Returns the number acknowledged."""
+        done = 0
+        with self.engine.connect() as conn:
+            ids = [r.id for r in conn.execute(
+                select(purchase_order.c.id).where(purchase_order.c.state == POState.ORDERED.value)
+                .order_by(purchase_order.c.hot.desc(), purchase_order.c.received_at, purchase_order.c.id))]
+        for po_id in ids:
+            with transaction(self.engine) as conn:
+                done += self._acknowledge(conn, po_id, self.clock())
+        return done
+
+    def _acknowledge(self, conn: Connection, po_id: int, now: datetime) -> int:
+        row = conn.execute(select(purchase_order).where(purchase_order.c.id == po_id)).one()
+        if row.state != POState.ORDERED.value:
+            return 0
+        order = SalesOrder.model_validate_json(row.sales_order)
+        allocation = self.ims.allocate(conn, order, now)
+        conn.execute(update(purchase_order).where(purchase_order.c.id == po_id).values(
+            allocation=allocation.model_dump_json()))
+        trail(conn, po_id, "allocation", {a.line_number: a.model_dump(mode="json") for a in allocation.lines}, now)
+        transition(conn, po_id, POState.ALLOCATED, "allocation received from the IMS", now)
+        try:
+            view = acknowledgement_view(order, allocation, codes=dict(self.map_855.spec.constants), today=now.date())
+        except AllocationMismatchError as exc:
+            transition(conn, po_id, POState.HELD, str(exc), now)
+            raise_exception(conn, ExceptionEntry("ALLOCATION_MISMATCH", str(exc), "fix the IMS allocation, then "
+                                                 "replay", row.partner, row.po_number), now)
+            return 0
+        result = self.map_855.apply(view)
+        ack = result.target
+        problems = check_855(json.loads(row.canonical), ack, allocation) if isinstance(ack, PurchaseOrderAck) else [
+            f.one_line() for f in result.failures]
+        if problems or not isinstance(ack, PurchaseOrderAck):
+            transition(conn, po_id, POState.HELD, "855 pre-send checks failed: nothing sent", now)
+            for p in problems:
+                raise_exception(conn, ExceptionEntry("ACK_CHECK", p, "the 855 would not match the 850: fix, then "
+                                                     "replay", row.partner, row.po_number, key=p[:80]), now)
+            return 0
+        env = json.loads(row.canonical)["_envelope"]
+        text = self._render(conn, "855", f"{row.po_number}/{row.revision}", row.po_number,
+                            lambda e: render_855(ack, e), Delimiters("*", ">", "~", None), now)
+        del env, text
+        conn.execute(update(purchase_order).where(purchase_order.c.id == po_id).values(
+            acknowledgement=ack.model_dump_json()))
+        trail(conn, po_id, "ack", {ln.line_number: [s.model_dump(mode="json") for s in ln.statuses]
+                                   for ln in ack.lines}, now)
+        transition(conn, po_id, POState.ACKNOWLEDGED, f"855 {ack.ack_type} rendered into the outbox", now)
+        short = [ln for ln in view["lines"] if ln["accepted"] < ln["quantity_ordered"]]
+        for ln in short:
+            raise_exception(conn, ExceptionEntry(
+                "PARTIAL_FILL", f"line {ln['line_number']}: accepted {ln['accepted']} of {ln['quantity_ordered']} "
+                f"(backordered {ln['backordered']}, rejected {ln['rejected']})",
+                "check stock; fill-rate shortfalls risk chargebacks", row.partner, row.po_number, ln["line_number"]),
+                now)
+        return 1
+
+    def _render(self, conn: Connection, kind: str, subject: str, label: str, render: Callable[[Envelope], str],
+                delims: Delimiters, now: datetime) -> str:
+        """Reserve control numbers and store the rendered bytes in the outbox, in the caller's transaction."""
+        ours, theirs = self._parties(conn)
+        r = reserve(conn, sender=(ours.qualifier, ours.id), receiver=(theirs.qualifier, theirs.id), groups=1,
+                    sets_per_group=1, purpose=f"{kind} {label}")
+        text = render(Envelope(ours, theirs, "P", delims, now, r.isa13, r.group_numbers[0]))
+        conn.execute(insert(outbox).values(kind=kind, subject=subject, partner=self.settings.partner, isa13=r.isa13,
+                                           filename=f"{kind}_{label}_{r.isa13:09d}.edi", payload=text.encode("ascii"),
+                                           created_at=now, attempts=0))
+        return text
+
+    def _parties(self, conn: Connection) -> tuple[Party, Party]:
+        row = conn.execute(select(interchange.c.sender, interchange.c.receiver).order_by(interchange.c.id)).first()
+        if row is None:
+            return Party("ZZ", "VENDOR"), Party("ZZ", "AMAZON")
+        theirs_q, theirs_id = row.sender.split("/", 1)
+        ours_q, ours_id = row.receiver.split("/", 1)
+        return Party(ours_q, ours_id), Party(theirs_q, theirs_id)
+
+    # -- pack confirmation and 856 ----------------------------------------------------------------
+
+    def confirm_pack(self, data: bytes, name: str) -> str:
+        """Apply one pack confirmation: checks, then the 856 into the outbox. Returns the disposition."""
+        now = self.clock()
+        digest = _sha256(data)
+        try:
+            pack = PackConfirmation.model_validate_json(data)
+        except ValueError as exc:
+            with transaction(self.engine) as conn:
+                raise_exception(conn, ExceptionEntry("PACK_INVALID", f"{name}: {str(exc).splitlines()[0]}",
+                                                     "fix the pack confirmation file and submit it again",
+                                                     self.settings.partner, key=digest[:16]), now)
+            return "invalid"
+        with transaction(self.engine) as conn:
+            if conn.execute(select(shipment.c.id).where(shipment.c.partner == pack.partner,
+                                                        shipment.c.shipment_id == pack.shipment_id)).first():
+                return "duplicate"
+            pos = sorted({i.vendor_central_po_number for c in pack.cartons for i in c.items})
+            rows = {r.po_number: r for r in conn.execute(select(purchase_order).where(
+                purchase_order.c.partner == pack.partner, purchase_order.c.po_number.in_(pos),
+                purchase_order.c.state == POState.ACKNOWLEDGED.value))}
+            problems = check_pack(pack, {po: PurchaseOrderAck.model_validate_json(r.acknowledgement)
+                                         for po, r in rows.items()}, pos)
+            orders = [SalesOrder.model_validate_json(rows[p].sales_order) for p in pos if p in rows]
+            notice = None
+            if not problems:
+                view = shipment_view(orders, pack, ship_from=self.settings.ship_from, created_at=now)
+                result = self.map_856.apply(view)
+                notice = result.target if isinstance(result.target, ShipNotice) else None
+                problems = [f.one_line() for f in result.failures] if notice is None else []
+            conn.execute(insert(shipment).values(shipment_id=pack.shipment_id, partner=pack.partner,
+                                                 pack_sha256=digest, pack=data.decode("utf-8"), received_at=now,
+                                                 state="held" if problems else "shipped"))
+            if problems or notice is None:
+                for p in problems:
+                    raise_exception(conn, ExceptionEntry("PACK_MISMATCH", f"shipment {pack.shipment_id}: {p}",
+                                                         "correct the pack confirmation; nothing was sent",
+                                                         pack.partner, key=f"{pack.shipment_id}:{p[:60]}"), now)
+                return "held"
+            ship = notice
+            self._render(conn, "856", pack.shipment_id, pack.shipment_id,
+                         lambda e: render_856(ship, e, self.settings.asn_version),
+                         Delimiters("*", ">", "~", "^" if self.settings.asn_version == "005010" else None), now)
+            for po in pos:
+                r = rows[po]
+                trail(conn, r.id, "asn", {i.line_number: {"sscc": c.sscc, "quantity": i.quantity}
+                                          for c in pack.cartons for i in c.items
+                                          if i.vendor_central_po_number == po}, now)
+                transition(conn, r.id, POState.SHIPPED, f"856 for shipment {pack.shipment_id} in the outbox", now)
+        return "shipped"
+
+    # -- outbox and deadlines ---------------------------------------------------------------------
+
+    def send_outbox(self, out_dir: Path) -> list[Path]:
+        """Write every unsent outbox document to ``out_dir/<kind>/`` (same bytes on every retry)."""
+        written = []
+        with self.engine.connect() as conn:
+            pending = conn.execute(select(outbox.c.id, outbox.c.kind, outbox.c.filename, outbox.c.payload)
+                                   .where(outbox.c.sent_at.is_(None)).order_by(outbox.c.id)).all()
+        for row in pending:
+            target = out_dir / row.kind / row.filename
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists() or target.read_bytes() != row.payload:
+                _write_durably(target, row.payload)
+            with transaction(self.engine) as conn:
+                conn.execute(update(outbox).where(outbox.c.id == row.id).values(
+                    sent_at=self.clock(), attempts=outbox.c.attempts + 1))
+            written.append(target)
+        return written
+
+    def watch_deadlines(self) -> int:
+        """Raise a DEADLINE exception (once) for every PO without an 855 at ``alarm_hours``."""
+        now = self.clock()
+        alarm = timedelta(hours=self.settings.alarm_hours)
+        raised = 0
+        with transaction(self.engine) as conn:
+            rows = conn.execute(select(purchase_order).where(
+                purchase_order.c.state.in_([s.value for s in (POState.RECEIVED, POState.VALIDATED, POState.ORDERED,
+                                                              POState.ALLOCATED, POState.HELD)]),
+                purchase_order.c.alarm_raised.is_(False))).all()
+            for r in rows:
+                if now - r.received_at >= alarm:
+                    why = {"held": "held for a person (see its exceptions)", "ordered": "waiting for the IMS"}.get(
+                        r.state, f"in state {r.state}")
+                    raise_exception(conn, ExceptionEntry(
+                        "DEADLINE", f"PO {r.po_number}: no 855 after {self.settings.alarm_hours} h; due "
+                        f"{r.deadline_855_at:%Y-%m-%d %H:%M} UTC; {why}", "resolve its exceptions now; Amazon "
+                        "expects the 855 within 24 h", r.partner, r.po_number, key=str(r.revision)), now)
+                    conn.execute(update(purchase_order).where(purchase_order.c.id == r.id).values(alarm_raised=True))
+                    raised += 1
+        return raised
+
+
+class _Tee:
+    """Forward sink calls to several sinks."""
+
+    def __init__(self, *sinks: Any) -> None:
+        self.sinks = sinks
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        def call(*args: Any) -> None:
+            for s in self.sinks:
+                getattr(s, name)(*args)
+
+        return call
