@@ -57,15 +57,27 @@ def valid_sscc(sscc: str) -> bool:
     return ean.calc_check_digit(sscc[:17]) == sscc[17]
 
 
-def check_pack(pack: PackConfirmation, acks: dict[str, PurchaseOrderAck], pos: list[str]) -> list[str]:
-    """Cartons against the acknowledged POs: known POs and lines, shipped <= accepted, valid unique SSCCs."""
+def check_pack(pack: PackConfirmation, acks: dict[str, PurchaseOrderAck], pos: list[str],
+               earlier: list[PackConfirmation] | None = None) -> list[str]:
+    """Cartons against the acknowledged POs: known POs and lines, shipped so far <= acknowledged, valid unique SSCCs.
+
+    ``earlier`` are the shipments already sent for this partner: their units count against the
+    acknowledged quantities, and their SSCCs may not be reused.
+    """
     problems: list[str] = []
     for po in pos:
         if po not in acks:
             problems.append(f"PO {po} is not an acknowledged PO of this partner")
     seen: set[str] = set()
     shipped: dict[tuple[str, str], int] = defaultdict(int)
+    used = {c.sscc for e in earlier or [] for c in e.cartons}
+    for e in earlier or []:
+        for carton in e.cartons:
+            for item in carton.items:
+                shipped[(item.vendor_central_po_number, item.line_number)] += item.quantity
     for carton in pack.cartons:
+        if carton.sscc in used:
+            problems.append(f"carton {carton.sscc}: SSCC already used in an earlier shipment")
         if not valid_sscc(carton.sscc):
             problems.append(f"carton {carton.sscc}: not a valid SSCC-18 (check digit)")
         if carton.sscc in seen:
@@ -87,5 +99,5 @@ def check_pack(pack: PackConfirmation, acks: dict[str, PurchaseOrderAck], pos: l
             continue
         allowed = sum(s.quantity for s in ack_line.statuses if s.code in ("IA", "IB", "AC"))
         if qty > allowed:
-            problems.append(f"PO {po} line {line}: ships {qty}, acknowledged {allowed} (ASN_EXCEEDS_ACK)")
+            problems.append(f"PO {po} line {line}: {qty} shipped in all, acknowledged {allowed} (ASN_EXCEEDS_ACK)")
     return problems

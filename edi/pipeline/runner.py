@@ -382,9 +382,11 @@ class Pipeline:
             pos = sorted({i.vendor_central_po_number for c in pack.cartons for i in c.items})
             rows = {r.po_number: r for r in conn.execute(select(purchase_order).where(
                 purchase_order.c.partner == pack.partner, purchase_order.c.po_number.in_(pos),
-                purchase_order.c.state == POState.ACKNOWLEDGED.value))}
+                purchase_order.c.state.in_([POState.ACKNOWLEDGED.value, POState.SHIPPED.value])))}
+            earlier = [PackConfirmation.model_validate_json(r.pack) for r in conn.execute(
+                select(shipment.c.pack).where(shipment.c.partner == pack.partner, shipment.c.state == "shipped"))]
             problems = check_pack(pack, {po: PurchaseOrderAck.model_validate_json(r.acknowledgement)
-                                         for po, r in rows.items()}, pos)
+                                         for po, r in rows.items()}, pos, earlier)
             orders = [SalesOrder.model_validate_json(rows[p].sales_order) for p in pos if p in rows]
             notice = None
             if not problems:
