@@ -25,7 +25,26 @@ app.add_typer(db_app, name="db")
 mapping_app = typer.Typer(no_args_is_help=True, help="Mapping files: lint and golden tests.")
 app.add_typer(mapping_app, name="mapping")
 
+exceptions_app = typer.Typer(no_args_is_help=True, help="The exception log: list, show, resolve.")
+app.add_typer(exceptions_app, name="exceptions")
+stock_app = typer.Typer(no_args_is_help=True, help="The embedded IMS's stock ledger.")
+app.add_typer(stock_app, name="stock")
+pack_app = typer.Typer(no_args_is_help=True, help="Pack confirmations (they trigger the 856).")
+app.add_typer(pack_app, name="pack")
+report_app = typer.Typer(no_args_is_help=True, help="Reports.")
+app.add_typer(report_app, name="report")
+
 DEFAULT_850_MAPPING = Path("mappings/amazon/850_to_sales_order.yaml")
+DataDir = Annotated[Path, typer.Option(help="Data directory (embedded SQLite, archive).", envvar="EDI_DATA_DIR")]
+
+
+def _engine(data_dir: Path):
+    from edi.store import check_durability, ensure_schema, open_engine  # noqa: PLC0415
+
+    engine = open_engine(data_dir=data_dir)
+    ensure_schema(engine, upgrade=True)
+    check_durability(engine)
+    return engine
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
@@ -344,6 +363,130 @@ def mapping_test(
     failed = sum(not r.ok for r in results)
     typer.echo(f"{len(results)} case(s), {failed} failed")
     raise typer.Exit(EXIT_OK if failed == 0 and results else EXIT_REJECTED)
+
+
+@exceptions_app.command("list")
+def exceptions_list(
+    data_dir: DataDir = Path("data"),
+    open_only: Annotated[bool, typer.Option("--open", help="Only open entries.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List exception-log entries."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from edi.store.pipeline_tables import exception_log as t  # noqa: PLC0415
+
+    with _engine(data_dir).connect() as conn:
+        q = select(t).order_by(t.c.id)
+        if open_only:
+            q = q.where(t.c.status == "open")
+        rows = conn.execute(q).all()
+    if as_json:
+        typer.echo(json.dumps([{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r._mapping.items()}
+                               for r in rows], indent=2))
+        return
+    for r in rows:
+        where = " ".join(x for x in (f"PO {r.po_number}" if r.po_number else "",
+                                     f"line {r.line_number}" if r.line_number else "") if x)
+        typer.echo(f"{r.id:>5} {r.status:8} {r.kind:16} {where:24} {r.message}")
+
+
+@exceptions_app.command("show")
+def exceptions_show(entry: Annotated[int, typer.Argument(help="Entry id.")], data_dir: DataDir = Path("data")) -> None:
+    """Show one exception-log entry with its hint and resolution."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from edi.store.pipeline_tables import exception_log as t  # noqa: PLC0415
+
+    with _engine(data_dir).connect() as conn:
+        r = conn.execute(select(t).where(t.c.id == entry)).first()
+    if r is None:
+        typer.echo(f"no exception entry {entry}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    for k, v in r._mapping.items():
+        if k != "dedupe_key" and v not in (None, ""):
+            typer.echo(f"{k:12} {v}")
+
+
+@exceptions_app.command("resolve")
+def exceptions_resolve(
+    entry: Annotated[int, typer.Argument(help="Entry id.")],
+    note: Annotated[str, typer.Option("--note", help="Why it is resolved (required).")],
+    by: Annotated[str, typer.Option("--by", help="Who resolves it.", envvar="USER")] = "operator",
+    data_dir: DataDir = Path("data"),
+) -> None:
+    """Mark an entry resolved, with who, when and why."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from sqlalchemy import update  # noqa: PLC0415
+
+    from edi.store import transaction  # noqa: PLC0415
+    from edi.store.pipeline_tables import exception_log as t  # noqa: PLC0415
+
+    if not note.strip():
+        typer.echo("--note must say why", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    with transaction(_engine(data_dir)) as conn:
+        n = conn.execute(update(t).where(t.c.id == entry, t.c.status == "open").values(
+            status="resolved", resolved_at=datetime.now(UTC), resolved_by=by, resolution=note)).rowcount
+    if not n:
+        typer.echo(f"no open exception entry {entry}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    typer.echo(f"exception {entry} resolved by {by}")
+
+
+@stock_app.command("import")
+def stock_import(file: Annotated[Path, typer.Argument(help="CSV with sku,on_hand[,discontinued].")],
+                 data_dir: DataDir = Path("data")) -> None:
+    """Load or replace stock rows of the embedded IMS."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from edi.pipeline.ims import EmbeddedIms  # noqa: PLC0415
+    from edi.store import transaction  # noqa: PLC0415
+
+    with transaction(_engine(data_dir)) as conn:
+        n = EmbeddedIms().import_stock(conn, file, datetime.now(UTC))
+    typer.echo(f"{n} stock row(s) loaded from {file}")
+
+
+@pack_app.command("confirm")
+def pack_confirm(file: Annotated[Path, typer.Argument(help="Pack confirmation JSON.")],
+                 data_dir: DataDir = Path("data"),
+                 out: Annotated[Path, typer.Option(help="Folder the outbox writes to.")] = Path("out")) -> None:
+    """Apply a pack confirmation: checks against the sent 855s, then the 856 (written to OUT)."""
+    from edi.pipeline import Pipeline  # noqa: PLC0415
+
+    pipe = Pipeline(_engine(data_dir), data_dir)
+    disposition = pipe.confirm_pack(file.read_bytes(), file.name)
+    written = pipe.send_outbox(out)
+    typer.echo(f"{file}: {disposition}" + "".join(f"\nwrote {p}" for p in written))
+    raise typer.Exit(EXIT_OK if disposition in ("shipped", "duplicate") else EXIT_REJECTED)
+
+
+@report_app.command("fill-rate")
+def report_fill_rate(data_dir: DataDir = Path("data"),
+                     hot: Annotated[bool, typer.Option("--hot", help="Only hot POs.")] = False) -> None:
+    """Fill rate per acknowledged PO and overall: units accepted / units requested."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from edi.model import PurchaseOrderAck  # noqa: PLC0415
+    from edi.store.pipeline_tables import purchase_order as t  # noqa: PLC0415
+
+    with _engine(data_dir).connect() as conn:
+        q = select(t).where(t.c.acknowledgement.is_not(None)).order_by(t.c.id)
+        if hot:
+            q = q.where(t.c.hot.is_(True))
+        rows = conn.execute(q).all()
+    total_req = total_acc = 0
+    for r in rows:
+        ack = PurchaseOrderAck.model_validate_json(r.acknowledgement)
+        req = sum(int(line.quantity_ordered) for line in ack.lines)
+        acc = sum(s.quantity for line in ack.lines for s in line.statuses if s.code in ("IA", "AC"))
+        total_req += req
+        total_acc += acc
+        typer.echo(f"{r.po_number:12} {'hot' if r.hot else '   '} {acc:>8}/{req:<8} {acc / req:7.1%}")
+    if total_req:
+        typer.echo(f"{'overall':12}     {total_acc:>8}/{total_req:<8} {total_acc / total_req:7.1%}")
 
 
 @app.command("explain")
