@@ -42,6 +42,9 @@ ALLOWED: dict[POState, frozenset[POState]] = {
 }
 
 
+_INSERT_TRAIL = insert(po_line_trail)
+
+
 class TransitionError(RuntimeError):
     """A state change the PO state machine does not allow (an invariant, never bad input)."""
 
@@ -89,6 +92,7 @@ def transition(conn: Connection, po_id: int, to: POState, reason: str, now: date
 def trail(conn: Connection, po_id: int, stage: str, lines: dict[str, Any], now: datetime) -> None:
     """Write one line-trail row per line for ``stage`` (850, sales_order, allocation, ack, asn)."""
     if lines:
-        conn.execute(insert(po_line_trail), [
-            {"po_id": po_id, "line_number": ln, "stage": stage, "at": now, "detail": json.dumps(detail, default=str)}
+        conn.execute(_INSERT_TRAIL, [
+            {"po_id": po_id, "line_number": ln, "stage": stage, "at": now,
+             "detail": detail if isinstance(detail, str) else json.dumps(detail, default=str)}
             for ln, detail in lines.items()])

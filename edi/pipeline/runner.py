@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from edi.mapping import load_mapping
 from edi.mapping.source import document_view
@@ -36,6 +36,7 @@ from edi.store.pipeline_tables import (
     inbound_file,
     interchange,
     outbox,
+    po_transition,
     purchase_order,
     shipment,
 )
@@ -47,6 +48,12 @@ from edi.x12.validator import Document
 from edi.x12.writer import Party
 
 Clock = Callable[[], datetime]
+_INSERT_PO = insert(purchase_order)
+_INSERT_TRANSITION = insert(po_transition)
+_LATEST_REVISION = (select(purchase_order.c.id, purchase_order.c.revision, purchase_order.c.content_hash)
+                    .where(purchase_order.c.partner == bindparam("partner"),
+                           purchase_order.c.po_number == bindparam("po_number"))
+                    .order_by(purchase_order.c.revision.desc()))
 
 
 @dataclass(frozen=True)
@@ -218,24 +225,26 @@ class Pipeline:
                                                      key=f"{_sha256(path.read_bytes())[:12]}:{finding.code}:"
                                                          f"{finding.position.segment_index}:{finding.position.element}"),
                                 now)
-            # validate the whole interchange before mapping anything (I3)
+            # validate the whole interchange before mapping anything (I3); the parsed documents are
+            # long-lived from here on, so keep them out of the cyclic collector's scans
+            gc.freeze()
             ok_interchanges = {ic.control_number for ic in report.interchanges if not ic.rejected}
             for doc in docs:
                 if doc.set_id == "850" and doc.isa13 in ok_interchanges:
                     self._order(conn, doc, ic_ids.get(doc.isa13), received_at, now)
             conn.execute(update(inbound_file).where(inbound_file.c.id == file_id).values(
                 disposition="processed" if report.accepted else "quarantined", processed_at=now))
+            docs.clear()
 
     def _order(self, conn: Connection, doc: Document, ic_id: int | None, received_at: datetime,
                now: datetime) -> None:
         s = self.settings
         view = document_view(doc)
         canonical = {k: v for k, v in view.items() if k not in ("_envelope", "ST", "SE")}
-        content_hash = _sha256(json.dumps(canonical, sort_keys=True).encode())
+        canonical_text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+        content_hash = _sha256(canonical_text.encode())
         po_number = str((view.get("BEG") or {}).get("BEG03", ""))
-        existing = conn.execute(select(purchase_order.c.id, purchase_order.c.revision, purchase_order.c.content_hash)
-                                .where(purchase_order.c.partner == s.partner, purchase_order.c.po_number == po_number)
-                                .order_by(purchase_order.c.revision.desc())).first()
+        existing = conn.execute(_LATEST_REVISION, {"partner": s.partner, "po_number": po_number}).first()
         if existing is not None and existing.content_hash == content_hash:
             raise_exception(conn, ExceptionEntry("DUPLICATE", f"PO {po_number} received again with identical "
                                                  "content; no business effect", "no action needed", s.partner,
@@ -249,38 +258,49 @@ class Pipeline:
             window = (order.ship_window_end - order.order_date).days if order.ship_window_end else None
             hot = order.order_type == "rush" or (window is not None and window <= s.hot_window_days)
             order = order.model_copy(update={"revision": revision, "hot": hot})
-        po_id = conn.execute(insert(purchase_order).values(
-            partner=s.partner, po_number=po_number, revision=revision, content_hash=content_hash,
-            state=POState.RECEIVED.value, hot=hot, received_at=received_at,
-            deadline_855_at=received_at + timedelta(hours=s.deadline_hours), alarm_raised=False,
-            interchange_id=ic_id, st02=doc.control_number, canonical=json.dumps(view, sort_keys=True),
-            sales_order=order.model_dump_json() if order else None, updated_at=now)).inserted_primary_key[0]
-        transition(conn, po_id, POState.VALIDATED, f"850 accepted (ISA {doc.isa13} / ST {doc.control_number})", now)
-        trail(conn, po_id, "850", {str(ln.get("PO1", {}).get("PO101")): ln.get("PO1")
-                                   for ln in view.get("PO1_loop", [])}, now)
+        # the PO's path through the state machine, written as one audited batch
+        path = [(None, POState.RECEIVED, "850 received"),
+                (POState.RECEIVED, POState.VALIDATED, f"850 accepted (ISA {doc.isa13} / ST {doc.control_number})")]
+        exceptions: list[ExceptionEntry] = []
         if existing is not None:
-            transition(conn, po_id, POState.HELD, "revision of an existing PO: held for review", now)
-            raise_exception(conn, ExceptionEntry(
+            path.append((POState.VALIDATED, POState.HELD, "revision of an existing PO: held for review"))
+            exceptions.append(ExceptionEntry(
                 "REVISION", f"PO {po_number} received again with different content (revision {revision})",
                 "compare with the earlier version in Vendor Central; no second sales order is created",
-                s.partner, po_number, key=str(revision)), now)
-            return
-        for exc in result.exceptions:
-            raise_exception(conn, ExceptionEntry(exc.code, exc.message, exc.hint, s.partner, po_number, exc.line), now)
-        for fail in result.failures:
-            raise_exception(conn, ExceptionEntry("MAPPING", fail.one_line(), "fix the mapping or the data, then "
-                                                 "replay", s.partner, po_number, fail.line, key=fail.field), now)
-        if order is None:
-            transition(conn, po_id, POState.HELD, "mapping raised exceptions: held for a person", now)
-            return
-        if hot:
-            raise_exception(conn, ExceptionEntry("HOT_PO", f"PO {po_number} is hot ({order.order_type}, window ends "
-                                                 f"{order.ship_window_end}): allocated first", "watch its fill rate",
-                                                 s.partner, po_number), now)
-        self.ims.submit_order(conn, order)
-        trail(conn, po_id, "sales_order", {ln.line_number: {"sku": ln.sku, "quantity": ln.quantity}
-                                           for ln in order.lines}, now)
-        transition(conn, po_id, POState.ORDERED, "sales order created in the IMS", now)
+                s.partner, po_number, key=str(revision)))
+            order = None
+        else:
+            exceptions += [ExceptionEntry(e.code, e.message, e.hint, s.partner, po_number, e.line)
+                           for e in result.exceptions]
+            exceptions += [ExceptionEntry("MAPPING", f.one_line(), "fix the mapping or the data, then replay",
+                                          s.partner, po_number, f.line, key=f.field) for f in result.failures]
+            if order is None:
+                path.append((POState.VALIDATED, POState.HELD, "mapping raised exceptions: held for a person"))
+            else:
+                self.ims.submit_order(conn, order)
+                path.append((POState.VALIDATED, POState.ORDERED, "sales order created in the IMS"))
+                if hot:
+                    exceptions.append(ExceptionEntry(
+                        "HOT_PO", f"PO {po_number} is hot ({order.order_type}, window ends {order.ship_window_end}):"
+                        " allocated first", "watch its fill rate", s.partner, po_number))
+        po_id = conn.execute(_INSERT_PO, {
+            "partner": s.partner, "po_number": po_number, "revision": revision, "content_hash": content_hash,
+            "state": path[-1][1].value, "hot": hot, "received_at": received_at,
+            "deadline_855_at": received_at + timedelta(hours=s.deadline_hours), "alarm_raised": False,
+            "interchange_id": ic_id, "st02": doc.control_number, "canonical": canonical_text,
+            "sales_order": order.model_dump_json() if order else None, "allocation": None,
+            "acknowledgement": None, "updated_at": now}).inserted_primary_key[0]
+        conn.execute(_INSERT_TRANSITION, [{"po_id": po_id, "at": now, "from_state": a.value if a else None,
+                                           "to_state": b.value, "reason": why} for a, b, why in path])
+        # the 850 line as received (its PO1 segment) and what the sales order made of it
+        es = doc.delimiters.element
+        trail(conn, po_id, "850", {raw.split(es, 2)[1]: raw for raw in doc.segments if raw.startswith("PO1" + es)},
+              now)
+        if order is not None:
+            trail(conn, po_id, "sales_order", {ln.line_number: f"sku={ln.sku} quantity={ln.quantity} unit={ln.unit}"
+                                               for ln in order.lines}, now)
+        for entry in exceptions:
+            raise_exception(conn, entry, now)
 
     # -- allocation and 855 -----------------------------------------------------------------------
 
@@ -323,10 +343,8 @@ class Pipeline:
                 raise_exception(conn, ExceptionEntry("ACK_CHECK", p, "the 855 would not match the 850: fix, then "
                                                      "replay", row.partner, row.po_number, key=p[:80]), now)
             return 0
-        env = json.loads(row.canonical)["_envelope"]
-        text = self._render(conn, "855", f"{row.po_number}/{row.revision}", row.po_number,
+        self._render(conn, "855", f"{row.po_number}/{row.revision}", row.po_number,
                             lambda e: render_855(ack, e), Delimiters("*", ">", "~", None), now)
-        del env, text
         conn.execute(update(purchase_order).where(purchase_order.c.id == po_id).values(
             acknowledgement=ack.model_dump_json()))
         trail(conn, po_id, "ack", {ln.line_number: [s.model_dump(mode="json") for s in ln.statuses]
