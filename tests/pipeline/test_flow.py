@@ -32,8 +32,8 @@ class Clock:
 
 
 @pytest.fixture
-def pipe(tmp_path: Path) -> tuple[Pipeline, Clock, Path]:
-    engine = open_engine(data_dir=tmp_path / "data")
+def pipe(tmp_path: Path, database_url: str) -> tuple[Pipeline, Clock, Path]:
+    engine = open_engine(database_url, data_dir=tmp_path / "data")
     ensure_schema(engine, upgrade=True)
     clock = Clock()
     p = Pipeline(engine, tmp_path / "data",
