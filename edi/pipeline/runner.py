@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
+from edi.failpoints import failpoint
 from edi.mapping import load_mapping
 from edi.mapping.source import document_view
 from edi.mapping.views import AllocationMismatchError, acknowledgement_view, shipment_view
@@ -159,6 +160,7 @@ class Pipeline:
             target.parent.mkdir(parents=True, exist_ok=True)
             if not target.exists():
                 _write_durably(target, data)
+            failpoint("in.fsynced_before_commit")
             conn.execute(insert(inbound_file).values(connector=connector, remote_name=remote_name, size=len(data),
                                                      sha256=digest, archive_path=str(target), received_at=now,
                                                      disposition="new"))
@@ -235,6 +237,7 @@ class Pipeline:
             conn.execute(update(inbound_file).where(inbound_file.c.id == file_id).values(
                 disposition="processed" if report.accepted else "quarantined", processed_at=now))
             docs.clear()
+            failpoint("parse.validated_before_commit")
 
     def _order(self, conn: Connection, doc: Document, ic_id: int | None, received_at: datetime,
                now: datetime) -> None:
@@ -357,6 +360,7 @@ class Pipeline:
                 f"(backordered {ln['backordered']}, rejected {ln['rejected']})",
                 "check stock; fill-rate shortfalls risk chargebacks", row.partner, row.po_number, ln["line_number"]),
                 now)
+        failpoint("confirm.allocation_before_commit")
         return 1
 
     def _render(self, conn: Connection, kind: str, subject: str, label: str, render: Callable[[Envelope], str],
@@ -431,6 +435,7 @@ class Pipeline:
                                           for c in pack.cartons for i in c.items
                                           if i.vendor_central_po_number == po}, now)
                 transition(conn, r.id, POState.SHIPPED, f"856 for shipment {pack.shipment_id} in the outbox", now)
+            failpoint("ship.pack_before_commit")
         return "shipped"
 
     # -- outbox and deadlines ---------------------------------------------------------------------
@@ -446,6 +451,7 @@ class Pipeline:
             target.parent.mkdir(parents=True, exist_ok=True)
             if not target.exists() or target.read_bytes() != row.payload:
                 _write_durably(target, row.payload)
+            failpoint("out.sent_before_mark")
             with transaction(self.engine) as conn:
                 conn.execute(update(outbox).where(outbox.c.id == row.id).values(
                     sent_at=self.clock(), attempts=outbox.c.attempts + 1))
