@@ -251,6 +251,7 @@ def demo(
     from sqlalchemy import func, select  # noqa: PLC0415
 
     from edi.pipeline import Pipeline  # noqa: PLC0415
+    from edi.pipeline.ims import EmbeddedIms  # noqa: PLC0415
     from edi.store import check_durability, ensure_schema, open_engine, transaction  # noqa: PLC0415
     from edi.store.pipeline_tables import exception_log, outbox, purchase_order, stock  # noqa: PLC0415
 
@@ -260,7 +261,7 @@ def demo(
     pipe = Pipeline(engine, data_dir)
     with transaction(engine) as conn:
         if not conn.execute(select(func.count()).select_from(stock)).scalar():
-            pipe.ims.import_stock(conn, stock_file, pipe.clock())
+            EmbeddedIms().import_stock(conn, stock_file, pipe.clock())
     new, dup = pipe.receive_folder(inbound)
     pipe.process_inbound()
     pipe.allocate_and_acknowledge()

@@ -7,13 +7,40 @@ One interface for every IMS adapter: ``submit_order`` (idempotent on partner + P
 from __future__ import annotations
 
 import csv
+import os
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
+from pydantic import ValidationError
 from sqlalchemy import Connection, insert, select, update
 
+from edi.errors import DocumentError
 from edi.model import Allocation, AllocationLine, SalesOrder
 from edi.store.pipeline_tables import stock
+
+
+class ImsAdapter(Protocol):
+    """What the pipeline needs from an inventory system (the IMS is the source of truth for stock)."""
+
+    def submit_order(self, conn: Connection, order: SalesOrder) -> str:
+        """Create the sales order; idempotent on partner + PO number + revision. Returns that key."""
+        ...
+
+    def allocation_for(self, conn: Connection, order: SalesOrder, now: datetime) -> Allocation | None:
+        """The allocation result for ``order``, or None while the IMS has not answered yet."""
+        ...
+
+
+class ImsFileError(DocumentError):
+    """A file from the IMS is invalid; it was moved aside (never lost) and nothing was applied."""
+
+    code = "IMS_FILE_INVALID"
+
+
+def order_key(order: SalesOrder) -> str:
+    """The idempotency key of a sales order: partner, PO number and revision."""
+    return f"{order.partner}_{order.vendor_central_po_number}_{order.revision}"
 
 
 class EmbeddedIms:
@@ -43,6 +70,10 @@ class EmbeddedIms:
         del conn
         return f"{order.partner}:{order.vendor_central_po_number}:{order.revision}"
 
+    def allocation_for(self, conn: Connection, order: SalesOrder, now: datetime) -> Allocation | None:
+        """The embedded IMS answers at once."""
+        return self.allocate(conn, order, now)
+
     def allocate(self, conn: Connection, order: SalesOrder, now: datetime) -> Allocation:
         """Allocate each line from available stock; the rest is backordered (CSH*Y) or unavailable."""
         lines = []
@@ -67,3 +98,55 @@ class EmbeddedIms:
                 backorder_date=None))
         return Allocation(partner=order.partner, vendor_central_po_number=order.vendor_central_po_number,
                           revision=order.revision, allocated_at=now, lines=tuple(lines))
+
+
+class FilesIms:
+    """An IMS integrated through folders: sales orders out as JSON, allocation files in.
+
+    ``orders_dir/<partner>_<po>_<revision>.json`` is written once (temp file + rename, so the IMS
+    never sees a partial file); the IMS answers with ``allocations_dir/<same name>``. An answer that
+    does not validate is moved to ``allocations_dir/rejected/`` with a ``.error`` note beside it and
+    reported; it is never deleted.
+    """
+
+    def __init__(self, orders_dir: Path, allocations_dir: Path) -> None:
+        self.orders_dir, self.allocations_dir = orders_dir, allocations_dir
+        orders_dir.mkdir(parents=True, exist_ok=True)
+        allocations_dir.mkdir(parents=True, exist_ok=True)
+
+    def submit_order(self, conn: Connection, order: SalesOrder) -> str:
+        """Write the sales order file unless it is already there."""
+        del conn
+        key = order_key(order)
+        target = self.orders_dir / f"{key}.json"
+        if not target.exists():
+            tmp = target.with_name(target.name + ".part")
+            with tmp.open("w", encoding="utf-8") as fh:
+                fh.write(order.model_dump_json(indent=2))
+                fh.flush()
+                os.fsync(fh.fileno())
+            tmp.replace(target)
+        return key
+
+    def allocation_for(self, conn: Connection, order: SalesOrder, now: datetime) -> Allocation | None:
+        """Read the IMS's answer for ``order`` if it has arrived; a bad file is moved aside."""
+        del conn, now
+        key = order_key(order)
+        path = self.allocations_dir / f"{key}.json"
+        if not path.exists():
+            return None
+        try:
+            allocation = Allocation.model_validate_json(path.read_bytes())
+            if allocation.vendor_central_po_number != order.vendor_central_po_number:
+                raise ValueError(f"file names PO {allocation.vendor_central_po_number}, expected "
+                                 f"{order.vendor_central_po_number}")
+        except (ValidationError, ValueError) as exc:
+            aside = self.allocations_dir / "rejected"
+            aside.mkdir(exist_ok=True)
+            path.replace(aside / path.name)
+            first = str(exc).splitlines()
+            reason = " ".join(first[:3])
+            (aside / f"{path.name}.error").write_text(reason + "\n", encoding="utf-8")
+            raise ImsFileError(f"allocation file {path.name} is invalid: {reason}",
+                               hint=f"fix it and put it back into {self.allocations_dir}") from exc
+        return allocation

@@ -29,7 +29,7 @@ from edi.mapping.source import document_view
 from edi.mapping.views import AllocationMismatchError, acknowledgement_view, shipment_view
 from edi.model import PackConfirmation, PurchaseOrderAck, SalesOrder, ShipNotice
 from edi.pipeline.checks import check_855, check_pack
-from edi.pipeline.ims import EmbeddedIms
+from edi.pipeline.ims import EmbeddedIms, ImsAdapter, ImsFileError
 from edi.pipeline.records import ExceptionEntry, POState, raise_exception, trail, transition
 from edi.store import reserve, transaction
 from edi.store.pipeline_tables import (
@@ -116,7 +116,7 @@ class Pipeline:
     """One partner's order flow over one store."""
 
     def __init__(self, engine: Engine, data_dir: Path, settings: PartnerSettings | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, ims: ImsAdapter | None = None) -> None:
         self.engine = engine
         self.data_dir = data_dir
         self.archive = data_dir / "archive"
@@ -128,7 +128,7 @@ class Pipeline:
         self.map_850 = load_mapping(m / "850_to_sales_order.yaml")
         self.map_855 = load_mapping(m / "sales_order_to_855.yaml")
         self.map_856 = load_mapping(m / "shipment_to_856.yaml")
-        self.ims = EmbeddedIms()
+        self.ims: ImsAdapter = ims or EmbeddedIms()
         gc.freeze()  # long-lived objects (guides, mappings) out of the cyclic collector's way
 
     # -- receive: ledger before touch -------------------------------------------------------------
@@ -324,7 +324,14 @@ class Pipeline:
         if row.state != POState.ORDERED.value:
             return 0
         order = SalesOrder.model_validate_json(row.sales_order)
-        allocation = self.ims.allocate(conn, order, now)
+        try:
+            allocation = self.ims.allocation_for(conn, order, now)
+        except ImsFileError as exc:
+            raise_exception(conn, ExceptionEntry("IMS_FILE", str(exc), exc.hint or "", row.partner, row.po_number,
+                                                 key=exc.__class__.__name__), now)
+            return 0
+        if allocation is None:
+            return 0  # the IMS has not answered yet; the 855 deadline watcher keeps an eye on it
         conn.execute(update(purchase_order).where(purchase_order.c.id == po_id).values(
             allocation=allocation.model_dump_json()))
         trail(conn, po_id, "allocation", {a.line_number: a.model_dump(mode="json") for a in allocation.lines}, now)

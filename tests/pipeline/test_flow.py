@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from edi.model import PurchaseOrderAck
 from edi.pipeline import Pipeline, POState
+from edi.pipeline.ims import EmbeddedIms, FilesIms
 from edi.store import ensure_schema, open_engine, transaction
 from edi.store.pipeline_tables import exception_log, outbox, purchase_order
 from edi.x12 import Limits, X12Validator
@@ -40,7 +41,7 @@ def pipe(tmp_path: Path, database_url: str) -> tuple[Pipeline, Clock, Path]:
                  settings=__import__("edi.pipeline", fromlist=["PartnerSettings"]).PartnerSettings(
                      mappings_dir=ROOT / "mappings" / "amazon"), clock=clock)
     with transaction(engine) as conn:
-        p.ims.import_stock(conn, SAMPLES / "stock.csv", clock())
+        EmbeddedIms().import_stock(conn, SAMPLES / "stock.csv", clock())
     return p, clock, tmp_path
 
 
@@ -159,3 +160,31 @@ def test_pack_exceeding_the_ack_or_with_a_bad_sscc_sends_nothing(pipe: tuple[Pip
     assert any("ASN_EXCEEDS_ACK" in m for m in msgs)
     assert any("SSCC" in m for m in msgs)
     assert not rows(p, outbox, outbox.c.subject == "VENDC-BAD-1")
+
+
+def test_files_ims_waits_for_the_allocation_file_and_moves_a_bad_one_aside(tmp_path: Path,
+                                                                        database_url: str) -> None:
+    """Files adapter: the sales order is written once; no 855 until the allocation file arrives; a bad file is kept."""
+    from edi.pipeline import PartnerSettings  # noqa: PLC0415
+
+    engine = open_engine(database_url, data_dir=tmp_path / "data")
+    ensure_schema(engine, upgrade=True)
+    ims = FilesIms(tmp_path / "ims" / "orders", tmp_path / "ims" / "allocations")
+    p = Pipeline(engine, tmp_path / "data", PartnerSettings(mappings_dir=ROOT / "mappings" / "amazon"),
+                 clock=Clock(), ims=ims)
+    assert p.receive_bytes((SAMPLES / "inbound" / "01_single_line.edi").read_bytes(), "01.edi", "folder")
+    p.process_inbound()
+    order_file = tmp_path / "ims" / "orders" / "amazon_3K7QW2PA_1.json"
+    assert order_file.exists()
+    assert p.allocate_and_acknowledge() == 0                      # the IMS has not answered
+    answer = tmp_path / "ims" / "allocations" / "amazon_3K7QW2PA_1.json"
+    answer.write_text('{"partner": "amazon", "vendor_central_po_number": "3K7QW2PA"}')
+    assert p.allocate_and_acknowledge() == 0
+    assert (tmp_path / "ims" / "allocations" / "rejected" / answer.name).exists()
+    assert [r.kind for r in rows(p, exception_log)] == ["IMS_FILE"]
+    answer.write_text(json.dumps({"partner": "amazon", "vendor_central_po_number": "3K7QW2PA", "revision": 1,
+                                  "allocated_at": "2026-11-16T14:00:00Z",
+                                  "lines": [{"line_number": "1", "allocated": 72}]}))
+    assert p.allocate_and_acknowledge() == 1
+    (po,) = rows(p, purchase_order)
+    assert po.state == "acknowledged"
