@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -181,22 +182,12 @@ class Pipeline:
     def _process_file(self, file_id: int, path: Path, name: str, received_at: datetime) -> None:
         now = self.clock()
         with transaction(self.engine) as conn:
-            docs: list[Document] = []
             acks: dict[str, bytes] = {}
-
-            class _Keep:
-                def interchange_start(self, *a: object) -> None: ...
-                def group_start(self, *a: object) -> None: ...
-                def group_end(self, *a: object) -> None: ...
-                def interchange_end(self, *a: object) -> None: ...
-
-                def set_done(self, grp: object, res: object, doc: Document | None) -> None:
-                    if doc is not None:
-                        docs.append(doc)
+            staged = _Staging()
 
             savepoint = conn.begin_nested()
             builder = AckBuilder(lambda n: _Memory(acks, n), _ConnNumbers(conn, f"997 for {name}"))
-            tee = _Tee(builder, _Keep())
+            tee = _Tee(builder, staged)
             report = self.validator.validate_path(path, tee)
             keys = [(f"{ic.isa[5]}/{ic.isa[6].strip()}", f"{ic.isa[7]}/{ic.isa[8].strip()}", ic.control_number)
                     for ic in report.interchanges if len(ic.isa) > 13]
@@ -227,16 +218,15 @@ class Pipeline:
                                                      key=f"{_sha256(path.read_bytes())[:12]}:{finding.code}:"
                                                          f"{finding.position.segment_index}:{finding.position.element}"),
                                 now)
-            # validate the whole interchange before mapping anything (I3); the parsed documents are
-            # long-lived from here on, so keep them out of the cyclic collector's scans
-            gc.freeze()
+            # validate the whole interchange before mapping anything (I3): accepted sets were staged
+            # to a spool file while validating, so memory stays flat however many POs the file holds
             ok_interchanges = {ic.control_number for ic in report.interchanges if not ic.rejected}
-            for doc in docs:
+            for doc in staged.documents(self.validator):
                 if doc.set_id == "850" and doc.isa13 in ok_interchanges:
                     self._order(conn, doc, ic_ids.get(doc.isa13), received_at, now)
+            staged.close()
             conn.execute(update(inbound_file).where(inbound_file.c.id == file_id).values(
                 disposition="processed" if report.accepted else "quarantined", processed_at=now))
-            docs.clear()
             failpoint("parse.validated_before_commit")
 
     def _order(self, conn: Connection, doc: Document, ic_id: int | None, received_at: datetime,
@@ -486,6 +476,49 @@ class Pipeline:
                     conn.execute(update(purchase_order).where(purchase_order.c.id == r.id).values(alarm_raised=True))
                     raised += 1
         return raised
+
+
+class _Staging:
+    """A validation sink that spools each accepted set (one JSON line) and reads them back as documents."""
+
+    def __init__(self) -> None:
+        self.spool = tempfile.SpooledTemporaryFile(max_size=4 << 20, mode="w+b")  # noqa: SIM115 - closed by close()
+
+    def interchange_start(self, *a: object) -> None:
+        """Nothing to do."""
+
+    def group_start(self, *a: object) -> None:
+        """Nothing to do."""
+
+    def group_end(self, *a: object) -> None:
+        """Nothing to do."""
+
+    def interchange_end(self, *a: object) -> None:
+        """Nothing to do."""
+
+    def set_done(self, grp: object, res: object, doc: Document | None) -> None:
+        """Spool an accepted set: its envelope, delimiters and segments."""
+        if doc is None:
+            return
+        d = doc.delimiters
+        line = json.dumps([doc.set_id, doc.control_number, doc.version, doc.isa13, doc.gs06, doc.byte_offset,
+                           [d.element, d.component, d.segment, d.repetition], doc.segments], separators=(",", ":"))
+        self.spool.write(line.encode("latin-1") + b"\n")
+
+    def documents(self, validator: X12Validator) -> Iterator[Document]:
+        """The staged documents, in order, rebuilt one at a time."""
+        self.spool.seek(0)
+        for raw in self.spool:
+            set_id, st02, version, isa13, gs06, offset, dl, segments = json.loads(raw.decode("latin-1"))
+            delims = Delimiters(dl[0], dl[1], dl[2], dl[3])
+            guide = validator.compiled(set_id, version, delims)
+            if guide is None:
+                continue
+            yield Document(set_id, st02, version, segments, [], guide, delims, isa13, gs06, offset)
+
+    def close(self) -> None:
+        """Drop the spool."""
+        self.spool.close()
 
 
 class _Tee:
