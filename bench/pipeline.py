@@ -12,6 +12,7 @@ mapping, PO records, line trail, sales orders) -- all committed. Reports POs/s a
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
 import resource
 import sys
@@ -54,6 +55,7 @@ def main() -> int:
         ensure_schema(engine, upgrade=True)
         pipe = Pipeline(engine, work / "data", PartnerSettings(mappings_dir=mapping.parent))
         pipe.validator.limits = Limits(max_sets_per_group=10**6, max_file_bytes=1 << 30)
+        gc.freeze()  # as the daemon/CLI do after start-up
         t0 = time.perf_counter()
         pipe.receive_bytes(data.read_bytes(), data.name, "bench")
         pipe.process_inbound()

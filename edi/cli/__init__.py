@@ -6,6 +6,7 @@ error. Bad input never produces a traceback: it produces findings.
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from pathlib import Path
@@ -259,6 +260,7 @@ def demo(
     ensure_schema(engine, upgrade=True)
     check_durability(engine)
     pipe = Pipeline(engine, data_dir)
+    gc.freeze()  # guides and mappings live as long as the process: keep them out of the collector's scans
     with transaction(engine) as conn:
         if not conn.execute(select(func.count()).select_from(stock)).scalar():
             EmbeddedIms().import_stock(conn, stock_file, pipe.clock())

@@ -9,7 +9,6 @@ bytes every (re)send uses.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import io
 import json
@@ -130,7 +129,6 @@ class Pipeline:
         self.map_855 = load_mapping(m / "sales_order_to_855.yaml")
         self.map_856 = load_mapping(m / "shipment_to_856.yaml")
         self.ims: ImsAdapter = ims or EmbeddedIms()
-        gc.freeze()  # long-lived objects (guides, mappings) out of the cyclic collector's way
 
     # -- receive: ledger before touch -------------------------------------------------------------
 
