@@ -392,15 +392,9 @@ class _Reader:
         self.pending_offset = off
         return None
 
-    def _after_iea(self) -> None:
-        pass
-
-    # -- bounded reading -------------------------------------------------------------------------
-
     def _overlong(self, raw: str, offset: int, seps: int) -> None:
         length = len(raw)
         sid = raw[:3].partition(self.delims.element)[0]
-        too_many = seps > self.limits.max_elements_per_segment
         cur = self.cur
         if cur is not None:
             cur.overlong.append((len(cur.segments) + 1, offset, length, seps))
@@ -410,7 +404,6 @@ class _Reader:
             self.v._file_finding(self.report, "SEGMENT_TOO_LONG",
                                  f"segment {sid!r} of {length} bytes ({seps} elements) outside a transaction set",
                                  offset)
-        del too_many
 
     def _skip_overlong_tail(self, term: str) -> None:
         """The unterminated tail is over the bound: discard until the next terminator, counting."""
