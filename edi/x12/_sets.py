@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from edi.x12._envelopes import _Envelopes
 from edi.x12._types import Document, _Set
@@ -49,14 +50,13 @@ class _Run(_Envelopes):
         count = len(cur.segments) + cur.dropped
         self.report.segments += count
         res = SetResult(cur.st01, cur.st02, segment_count=count, byte_offset=cur.offset)
-        pos = Position(self.report.file, byte_offset=cur.offset, isa13=self.ic.control_number if self.ic else None,
-                       gs06=grp.gs06, st02=cur.st02, segment_index=1, segment_id="ST")
+        pos = self._set_position(cur)
 
-        def set_error(code: str, ak502: str, message: str, where: Position = pos) -> None:
+        def set_error(code: str, ak502: str, message: str, where: Position | None = None) -> None:
             res.accepted = False
             if ak502 not in res.ak502:
                 res.ak502.append(ak502)
-            self.v._add(self.report, Finding(code, Level.SET, message, where, ak502=ak502))
+            self.v._add(self.report, Finding(code, Level.SET, message, where or pos(), ak502=ak502))
 
         if grp.received > self.limits.max_sets_per_group:
             if grp.received == self.limits.max_sets_per_group + 1:
@@ -77,24 +77,30 @@ class _Run(_Envelopes):
         elif st02 in self.set_numbers:
             set_error("ST_DUPLICATE_CONTROL", "23", f"ST02 {st02} repeats within group {grp.gs06}")
         self.set_numbers.add(st02)
-        se_pos = Position(pos.file, byte_offset=offset, isa13=pos.isa13, gs06=pos.gs06, st02=st02,
-                          segment_index=count, segment_id="SE")
+
+        def se_pos() -> Position:
+            p = pos()
+            return Position(p.file, byte_offset=offset, isa13=p.isa13, gs06=p.gs06, st02=st02,
+                            segment_index=count, segment_id="SE")
+
         if se is None:
-            set_error("SE_MISSING", "2", f"transaction set {st02} has no SE", se_pos)
+            set_error("SE_MISSING", "2", f"transaction set {st02} has no SE", se_pos())
         else:
-            vals = [*se, "", ""][:3]
-            if vals[2] != st02:
-                set_error("SE_CONTROL_MISMATCH", "3", f"SE02 {vals[2]!r} differs from ST02 {st02!r}", se_pos)
-            if not ascii_digits(vals[1]) or int(vals[1]) != count:
-                set_error("SE_SEGMENT_COUNT", "4", f"SE01 says {vals[1]!r} segments, the set has {count}", se_pos)
+            se01 = se[1] if len(se) > 1 else ""
+            se02 = se[2] if len(se) > 2 else ""
+            if se02 != st02:
+                set_error("SE_CONTROL_MISMATCH", "3", f"SE02 {se02!r} differs from ST02 {st02!r}", se_pos())
+            if not ascii_digits(se01) or int(se01) != count:
+                set_error("SE_SEGMENT_COUNT", "4", f"SE01 says {se01!r} segments, the set has {count}", se_pos())
         if cur.dropped:
             set_error("SET_TOO_LARGE", "5",
                       f"set has {count} segments, over the bound of {self.limits.max_segments_per_set}")
             self.report.quarantine = True
         if cur.empty_at:
             for at in cur.empty_at[:10]:
+                p = pos()
                 set_error("EMPTY_SEGMENT", "5", f"empty segment after segment {at - 1}",
-                          Position(pos.file, isa13=pos.isa13, gs06=pos.gs06, st02=st02, segment_index=at))
+                          Position(p.file, isa13=p.isa13, gs06=p.gs06, st02=st02, segment_index=at))
         doc = None
         cg = None
         if "1" not in res.ak502 and "6" not in res.ak502 and not cur.dropped:
@@ -109,11 +115,22 @@ class _Run(_Envelopes):
             grp.accepted_sets += 1
             if self.v.keep_documents and cg is not None:
                 doc = Document(st01, st02, self.version, cur.segments, self._nodes, cg, self.delims,
-                               pos.isa13 or "", grp.gs06, cur.offset)
+                               self.ic.control_number if self.ic else "", grp.gs06, cur.offset)
         if self.sink:
             self.sink.set_done(grp, res, doc)
 
-    def _validate_body(self, cg: CompiledGuide, cur: _Set, res: SetResult, pos: Position, has_se: bool) -> None:
+    def _set_position(self, cur: _Set) -> Callable[[], Position]:
+        """A maker of the set's Position (built only when a finding needs it)."""
+        file, ic, grp = self.report.file, self.ic, self.grp
+
+        def make() -> Position:
+            return Position(file, byte_offset=cur.offset, isa13=ic.control_number if ic else None,
+                            gs06=grp.gs06 if grp else None, st02=cur.st02, segment_index=1, segment_id="ST")
+
+        return make
+
+    def _validate_body(self, cg: CompiledGuide, cur: _Set, res: SetResult, pos: Callable[[], Position],
+                       has_se: bool) -> None:
         """Walk the set's segments through the compiled guide (the hot loop)."""
         segs = cur.segments
         if has_se and not cur.overlong and cg.accepts(segs):
@@ -194,7 +211,7 @@ class _Run(_Envelopes):
             if "5" not in res.ak502:
                 res.ak502.append("5")
             res.notes = notes
-            self._report_notes(cur, notes, pos)
+            self._report_notes(cur, notes, pos())
         elif has_se and not res.ak502:
             cg.learn(nodes)
         self._nodes = nodes
