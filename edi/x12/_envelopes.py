@@ -9,6 +9,7 @@ from edi.x12._types import _Set
 from edi.x12.envelope import (
     GROUP_SETS,
     ascii_digits,
+    valid_date,
 )
 from edi.x12.results import (
     Finding,
@@ -33,7 +34,7 @@ class _Envelopes(_Reader):
             # an interchange acknowledgement travels between ISA and IEA, outside any group
             el = raw.split(self.delims.element)
             if (len(el) < 6 or el[4] not in ("A", "E", "R") or not re.fullmatch(r"\d{3}", el[5])
-                    or not re.fullmatch(r"\d{9}", el[1]) or not _valid_yymmdd(el[2])
+                    or not re.fullmatch(r"\d{9}", el[1]) or not (len(el[2]) == 6 and valid_date(el[2]))
                     or not re.fullmatch(r"(?:[01]\d|2[0-3])[0-5]\d", el[3])):
                 self._ic_error("INTERCHANGE_STRUCTURE", "024", f"TA1 segment is malformed: {raw[:60]!r}",
                                self._pos(offset, "TA1"))
@@ -112,7 +113,7 @@ class _Envelopes(_Reader):
         checks = [
             (2, bool(re.fullmatch(r"[ -~]{2,15}", vals[2])), "GS02 application sender's code"),
             (3, bool(re.fullmatch(r"[ -~]{2,15}", vals[3])), "GS03 application receiver's code"),
-            (4, bool(re.fullmatch(r"\d{8}", vals[4])) and _valid_ccyymmdd(vals[4]), "GS04 date"),
+            (4, len(vals[4]) == 8 and valid_date(vals[4]), "GS04 date"),
             (5, bool(re.fullmatch(r"(?:[01]\d|2[0-3])[0-5]\d(?:[0-5]\d\d{0,2})?", vals[5])), "GS05 time"),
             (7, vals[7] in ("X", "T"), "GS07 responsible agency"),
             (8, bool(re.fullmatch(r"[ -~]{1,12}", vals[8])), "GS08 version"),
@@ -229,17 +230,3 @@ class _Envelopes(_Reader):
         cur = self.cur
         assert cur is not None
         self._finish_set(cur, None, offset)
-
-
-def _valid_yymmdd(v: str) -> bool:
-    return len(v) == 6 and ascii_digits(v) and _valid_ccyymmdd("20" + v)
-
-
-def _valid_ccyymmdd(v: str) -> bool:
-    from datetime import date  # noqa: PLC0415
-
-    try:
-        date(int(v[:4]), int(v[4:6]), int(v[6:8]))
-    except ValueError:
-        return False
-    return True

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
 
-from edi.x12.envelope import Delimiters, ascii_digits
+from edi.x12.envelope import Delimiters, valid_date
 from edi.x12.guide import UNBOUNDED, CompositeDef, ElementDef, Guide, LoopDef, SegmentDef
 
 # ---------------------------------------------------------------------------------------------
@@ -219,23 +218,11 @@ def _check_simple(el: ElementDef, value: str, dc_rx: re.Pattern[str]) -> tuple[s
         return "5", f"too long: {n} > {de.max_len}"
     if el.codes is not None and value not in el.codes:
         return "7", f"code {value!r} is not valid here"
-    if t == "DT" and not _valid_date(value):
+    if t == "DT" and not valid_date(value):
         return "8", f"{value!r} is not a valid date"
     if t == "TM" and not re.fullmatch(r"(?:[01]\d|2[0-3])[0-5]\d(?:[0-5]\d\d{0,2})?", value):
         return "9", f"{value!r} is not a valid time"
     return None
-
-
-def _valid_date(value: str) -> bool:
-    if not ascii_digits(value) or len(value) not in (6, 8):
-        return False
-    if len(value) == 6:
-        value = "20" + value
-    try:
-        date(int(value[:4]), int(value[4:6]), int(value[6:8]))
-    except ValueError:
-        return False
-    return True
 
 
 def check_elements(seg: SegmentDef, raw: str, delims: Delimiters) -> list[ElementIssue]:

@@ -87,11 +87,14 @@ class IsaHeader:
         return self.elements[7], self.elements[8].strip()
 
 
-def _valid_yymmdd(v: str) -> bool:
-    if not re.fullmatch(r"\d{6}", v):
+def valid_date(value: str) -> bool:
+    """A real calendar date written YYMMDD (taken as 20YY) or CCYYMMDD, ASCII digits only."""
+    if not ascii_digits(value) or len(value) not in (6, 8):
         return False
+    if len(value) == 6:
+        value = "20" + value
     try:
-        date(2000 + int(v[:2]), int(v[2:4]), int(v[4:6]))
+        date(int(value[:4]), int(value[4:6]), int(value[6:8]))
     except ValueError:
         return False
     return True
@@ -187,7 +190,7 @@ def parse_isa(text: str, supported_versions: frozenset[str]) -> IsaHeader:
          "ISA08 receiver ID"),
         (2, _printable(elements[2], es, cs, term), "011", "ISA_INVALID_VALUE", "ISA02 authorization information"),
         (4, _printable(elements[4], es, cs, term), "013", "ISA_INVALID_VALUE", "ISA04 security information"),
-        (9, _valid_yymmdd(elements[9]), "014", "ISA_DATE", "ISA09 date"),
+        (9, len(elements[9]) == 6 and valid_date(elements[9]), "014", "ISA_DATE", "ISA09 date"),
         (10, bool(re.fullmatch(r"(?:[01]\d|2[0-3])[0-5]\d", elements[10])), "015", "ISA_TIME", "ISA10 time"),
         (13, bool(re.fullmatch(r"\d{9}", elements[13])), "018", "ISA_CONTROL_NUMBER", "ISA13 control number"),
         (14, elements[14] in ("0", "1"), "019", "ISA_INVALID_VALUE", "ISA14 acknowledgment requested"),
