@@ -32,8 +32,6 @@ stock_app = typer.Typer(no_args_is_help=True, help="The embedded IMS's stock led
 app.add_typer(stock_app, name="stock")
 pack_app = typer.Typer(no_args_is_help=True, help="Pack confirmations (they trigger the 856).")
 app.add_typer(pack_app, name="pack")
-report_app = typer.Typer(no_args_is_help=True, help="Reports.")
-app.add_typer(report_app, name="report")
 
 DEFAULT_850_MAPPING = Path("mappings/amazon/850_to_sales_order.yaml")
 DataDir = Annotated[Path, typer.Option(help="Data directory (embedded SQLite, archive).", envvar="EDI_DATA_DIR")]
@@ -421,18 +419,15 @@ def exceptions_resolve(
     """Mark an entry resolved, with who, when and why."""
     from datetime import UTC, datetime  # noqa: PLC0415
 
-    from sqlalchemy import update  # noqa: PLC0415
-
+    from edi.pipeline.records import resolve_exception  # noqa: PLC0415
     from edi.store import transaction  # noqa: PLC0415
-    from edi.store.pipeline_tables import exception_log as t  # noqa: PLC0415
 
     if not note.strip():
         typer.echo("--note must say why", err=True)
         raise typer.Exit(EXIT_USAGE)
     with transaction(_engine(data_dir)) as conn:
-        n = conn.execute(update(t).where(t.c.id == entry, t.c.status == "open").values(
-            status="resolved", resolved_at=datetime.now(UTC), resolved_by=by, resolution=note)).rowcount
-    if not n:
+        done = resolve_exception(conn, entry, by, note, datetime.now(UTC))
+    if not done:
         typer.echo(f"no open exception entry {entry}", err=True)
         raise typer.Exit(EXIT_USAGE)
     typer.echo(f"exception {entry} resolved by {by}")
@@ -466,32 +461,6 @@ def pack_confirm(file: Annotated[Path, typer.Argument(help="Pack confirmation JS
     raise typer.Exit(EXIT_OK if disposition in ("shipped", "duplicate") else EXIT_REJECTED)
 
 
-@report_app.command("fill-rate")
-def report_fill_rate(data_dir: DataDir = Path("data"),
-                     hot: Annotated[bool, typer.Option("--hot", help="Only hot POs.")] = False) -> None:
-    """Fill rate per acknowledged PO and overall: units accepted / units requested."""
-    from sqlalchemy import select  # noqa: PLC0415
-
-    from edi.model import PurchaseOrderAck  # noqa: PLC0415
-    from edi.store.pipeline_tables import purchase_order as t  # noqa: PLC0415
-
-    with _engine(data_dir).connect() as conn:
-        q = select(t).where(t.c.acknowledgement.is_not(None)).order_by(t.c.id)
-        if hot:
-            q = q.where(t.c.hot.is_(True))
-        rows = conn.execute(q).all()
-    total_req = total_acc = 0
-    for r in rows:
-        ack = PurchaseOrderAck.model_validate_json(r.acknowledgement)
-        req = sum(int(line.quantity_ordered) for line in ack.lines)
-        acc = sum(s.quantity for line in ack.lines for s in line.statuses if s.code in ("IA", "AC"))
-        total_req += req
-        total_acc += acc
-        typer.echo(f"{r.po_number:12} {'hot' if r.hot else '   '} {acc:>8}/{req:<8} {acc / req:7.1%}")
-    if total_req:
-        typer.echo(f"{'overall':12}     {total_acc:>8}/{total_req:<8} {total_acc / total_req:7.1%}")
-
-
 @app.command("explain")
 def explain_cmd(code: Annotated[str, typer.Argument(help="A finding code, e.g. SE_SEGMENT_COUNT.")]) -> None:
     """Explain a finding code: what it means and what to do."""
@@ -513,6 +482,9 @@ def db_upgrade(data_dir: Annotated[Path | None, typer.Option(help="Data director
     engine = open_engine(data_dir=data_dir)
     ensure_schema(engine, upgrade=True)
     typer.echo(f"database at {engine.url.render_as_string(hide_password=True)} is up to date")
+
+
+from edi.cli import orders as _orders  # noqa: E402, F401 - registers the po, report and partner commands
 
 
 def main() -> None:

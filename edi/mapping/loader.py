@@ -128,23 +128,42 @@ def read_mapping(path: str | Path) -> tuple[MappingSpec, Any]:
 
 
 @functools.lru_cache(maxsize=64)
-def _load_cached(path: str, mtime_ns: int) -> CompiledMapping:
+def _load_cached(path: str, mtime_ns: int, tables: tuple[tuple[str, int, int], ...]) -> CompiledMapping:
+    del mtime_ns, tables  # cache keys: a new version of the file or of a table beside it compiles anew
     spec, tree = read_mapping(path)
     return CompiledMapping(spec, Path(path).parent, _marks(tree), source_file=path)
 
 
 def load_mapping(path: str | Path) -> CompiledMapping:
-    """A compiled mapping (compiled once per file version, then reused)."""
+    """A compiled mapping, compiled once per version of the file and of the lookup tables beside it.
+
+    Editing ``sku-xref.csv`` (say) is seen by the next call: support staff fix a cross-reference
+    and replay the PO without restarting anything.
+    """
     p = Path(path)
     try:
         mtime = p.stat().st_mtime_ns
     except OSError as exc:
         raise MappingSpecError([ConfigFinding("MAP_NOT_FOUND", f"cannot read mapping: {exc.strerror}", None)]) from exc
-    return _load_cached(str(p), mtime)
+    tables = []
+    for csv in sorted(p.parent.glob("*.csv")):
+        try:
+            st = csv.stat()
+        except OSError:
+            continue
+        tables.append((csv.name, st.st_mtime_ns, st.st_size))
+    return _load_cached(str(p), mtime, tuple(tables))
 
 
 def lint_mapping(path: str | Path) -> list[ConfigFinding]:
-    """Every problem of a mapping file, plus guide checks: codes in a ``map`` the guide does not allow."""
+    """Every problem of a mapping file, plus guide checks: codes in a ``map`` the guide does not allow.
+
+    The partner's ``partner.yaml`` beside the mappings is checked against its own schema.
+    """
+    from edi.config.partner import PARTNER_FILE, PartnerSettings  # noqa: PLC0415
+
+    if Path(path).name == PARTNER_FILE:
+        return PartnerSettings.findings(Path(path))
     try:
         spec, tree = read_mapping(path)
     except MappingSpecError as exc:

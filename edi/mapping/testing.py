@@ -31,7 +31,7 @@ from edi.config.loader import load_yaml
 from edi.mapping.engine import CompiledMapping, MappingResult
 from edi.mapping.loader import load_mapping
 from edi.mapping.source import document_view, read_documents
-from edi.mapping.views import acknowledgement_view, shipment_view
+from edi.mapping.views import acknowledgement_view, received_lines, shipment_view
 from edi.model import Allocation, PackConfirmation, PurchaseOrderAck, SalesOrder, ShipNotice
 from edi.x12.envelope import Delimiters
 from edi.x12.render import Envelope, render_855, render_856
@@ -88,13 +88,15 @@ FIXED_WHEN = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 _DELIMS = Delimiters("*", ">", "~", None)
 
 
-def _orders(order_mapping: CompiledMapping, input_path: Path) -> list[SalesOrder]:
+def _orders(order_mapping: CompiledMapping, input_path: Path) -> list[tuple[SalesOrder, dict[str, Any]]]:
+    """Each sales order the 850 mapping makes of the file, with the 850's view it came from."""
     _, docs = read_documents(input_path)
     out = []
     for d in docs:
-        result = order_mapping.apply(document_view(d))
+        view = document_view(d)
+        result = order_mapping.apply(view)
         if isinstance(result.target, SalesOrder):
-            out.append(result.target)
+            out.append((result.target, view))
     return out
 
 
@@ -104,12 +106,15 @@ def outbound_case(mapping: CompiledMapping, order_mapping: CompiledMapping, case
     The rendered X12 (with a fixed envelope: ISA13/GS06 1, 2026-01-01 12:00 UTC) is part of the
     golden, so a change in rendering shows in the diff too.
     """
-    orders = _orders(order_mapping, base / str(case["input"]))
+    mapped = _orders(order_mapping, base / str(case["input"]))
+    orders = [o for o, _ in mapped]
     env = Envelope(Party("ZZ", "VENDORCO"), Party("ZZ", "AMAZON"), "P", _DELIMS, FIXED_WHEN, 1, 1, newline=True)
     if "allocation" in case:
         allocation = Allocation.model_validate_json((base / str(case["allocation"])).read_text())
-        order = next(o for o in orders if o.vendor_central_po_number == allocation.vendor_central_po_number)
-        view = acknowledgement_view(order, allocation, codes=dict(mapping.spec.constants))
+        order, view_850 = next((o, v) for o, v in mapped
+                               if o.vendor_central_po_number == allocation.vendor_central_po_number)
+        view = acknowledgement_view(order, allocation, codes=dict(mapping.spec.constants),
+                                    received=received_lines(view_850))
         result = mapping.apply(view)
         text = render_855(result.target, env) if isinstance(result.target, PurchaseOrderAck) else None
     else:

@@ -14,6 +14,7 @@ family (IA/IB/IR/R2 or another) is configuration, not code.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from edi.model import Allocation, PackConfirmation, SalesOrder
@@ -29,14 +30,56 @@ DEFAULT_CODES = {
 }
 
 
+def accepted_codes(codes: dict[str, str] | None = None) -> frozenset[str]:
+    """The partner's ACK01 codes that accept units for shipment now."""
+    return frozenset({{**DEFAULT_CODES, **(codes or {})}["ack_accepted"]})
+
+
+def shippable_codes(codes: dict[str, str] | None = None) -> frozenset[str]:
+    """The partner's ACK01 codes whose units may appear on a later 856 (accepted or backordered)."""
+    table = {**DEFAULT_CODES, **(codes or {})}
+    return frozenset({table["ack_accepted"], table["ack_backordered"]})
+
+
 class AllocationMismatchError(ValueError):
     """The allocation does not cover the order (a line without a result, or an unknown line)."""
 
 
+_UNIT_CODES = {"each": "EA", "case": "CA"}
+
+
+def received_lines(view_850: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each PO1 of an 850's canonical view as received: number, quantity, unit code, price, id pairs."""
+    out = []
+    for loop in view_850.get("PO1_loop") or []:
+        po1 = loop.get("PO1") or {}
+        pairs = [{"qualifier": str(po1[f"PO1{i:02d}"]), "value": str(po1.get(f"PO1{i + 1:02d}", ""))}
+                 for i in range(6, 25, 2) if f"PO1{i:02d}" in po1]
+        out.append({"line_number": str(po1.get("PO101", "")), "quantity": str(po1.get("PO102", "")),
+                    "unit_code": str(po1.get("PO103", "")), "unit_price": str(po1.get("PO104", "")),
+                    "product_ids": pairs})
+    return out
+
+
+def _whole(text: str) -> int | str:
+    try:
+        q = Decimal(text)
+    except ArithmeticError:
+        return text
+    return int(q) if q == q.to_integral_value() else text
+
+
 def acknowledgement_view(order: SalesOrder, allocation: Allocation, *, codes: dict[str, str] | None = None,
-                         today: date | None = None) -> dict[str, Any]:
-    """The view the 855 mapping reads: order header, ``all_accepted``, and one joined entry per line."""
+                         today: date | None = None, received: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The view the 855 mapping reads: order header, ``all_accepted``, and one joined entry per line.
+
+    ``received`` (from :func:`received_lines`) are the 850's lines as received. With it, units are
+    echoed exactly as the 850 sent them, and a line the 850 mapping rejected (``on_exception:
+    reject_line``, so it never reached the IMS) is answered as rejected with the invalid-item code:
+    every line of the PO gets an ACK, in the 850's order.
+    """
     table = {**DEFAULT_CODES, **(codes or {})}
+    got = {r["line_number"]: r for r in received or []}
     by_line = {a.line_number: a for a in allocation.lines}
     unknown = sorted(set(by_line) - {line.line_number for line in order.lines})
     if unknown:
@@ -58,22 +101,24 @@ def acknowledgement_view(order: SalesOrder, allocation: Allocation, *, codes: di
         reason = a.reason or ("out_of_stock" if rejected else None)
         statuses: list[dict[str, Any]] = []
         ship = a.expected_ship_date or today
+        unit_code = got[line.line_number]["unit_code"] if line.line_number in got else _UNIT_CODES[line.unit]
         if accepted:
-            statuses.append({"code": table["ack_accepted"], "quantity": accepted, "unit": line.unit,
+            statuses.append({"code": table["ack_accepted"], "quantity": accepted, "unit_code": unit_code,
                              "date_qualifier": qualifier if ship else None,
                              "schedule_date": ship.isoformat() if ship else None})
         if backordered:
             when = a.backorder_date
-            statuses.append({"code": table["ack_backordered"], "quantity": backordered, "unit": line.unit,
+            statuses.append({"code": table["ack_backordered"], "quantity": backordered, "unit_code": unit_code,
                              "date_qualifier": qualifier if when else None,
                              "schedule_date": when.isoformat() if when else None})
         if rejected:
-            statuses.append({"code": table[f"ack_rejected_{reason}"], "quantity": rejected, "unit": line.unit,
+            statuses.append({"code": table[f"ack_rejected_{reason}"], "quantity": rejected, "unit_code": unit_code,
                              "date_qualifier": None, "schedule_date": None, "reason": reason})
         lines.append({
             "line_number": line.line_number,
             "quantity_ordered": ordered,
             "unit": line.unit,
+            "unit_code": unit_code,
             "unit_price": str(line.unit_price),
             "product_ids": [p.model_dump() for p in line.product_ids],
             "accepted": accepted,
@@ -81,6 +126,22 @@ def acknowledgement_view(order: SalesOrder, allocation: Allocation, *, codes: di
             "rejected": rejected,
             "statuses": statuses,
         })
+    in_order = {line.line_number for line in order.lines}
+    for r in received or []:
+        if r["line_number"] in in_order:
+            continue
+        quantity = _whole(r["quantity"])
+        lines.append({
+            "line_number": r["line_number"], "quantity_ordered": quantity, "unit": None,
+            "unit_code": r["unit_code"], "unit_price": r["unit_price"], "product_ids": r["product_ids"],
+            "accepted": 0, "backordered": 0, "rejected": quantity,
+            "statuses": [{"code": table["ack_rejected_invalid_item"], "quantity": quantity,
+                          "unit_code": r["unit_code"], "date_qualifier": None, "schedule_date": None,
+                          "reason": "invalid_item"}],
+        })
+    if received:
+        position = {r["line_number"]: i for i, r in enumerate(received)}
+        lines.sort(key=lambda x: position.get(x["line_number"], len(position)))
     return {
         "order": order.model_dump(mode="json"),
         "all_accepted": all(x["accepted"] == x["quantity_ordered"] for x in lines),

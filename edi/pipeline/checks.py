@@ -15,8 +15,12 @@ from stdnum import ean
 from edi.model import Allocation, PackConfirmation, PurchaseOrderAck
 
 
-def check_855(view_850: dict[str, Any], ack: PurchaseOrderAck, allocation: Allocation) -> list[str]:
-    """The 855 echoes every 850 line exactly once, never accepts more than allocated or ordered."""
+def check_855(view_850: dict[str, Any], ack: PurchaseOrderAck, allocation: Allocation,
+              accepted: frozenset[str] = frozenset({"IA"})) -> list[str]:
+    """The 855 echoes every 850 line exactly once, never accepts more than allocated or ordered.
+
+    ``accepted`` are the partner's ACK01 codes that accept units (``views.accepted_codes``).
+    """
     problems: list[str] = []
     po1 = {str(ln["PO1"]["PO101"]): ln["PO1"] for ln in view_850.get("PO1_loop", []) if "PO1" in ln}
     if ack.vendor_central_po_number != str(view_850.get("BEG", {}).get("BEG03")):
@@ -43,10 +47,10 @@ def check_855(view_850: dict[str, Any], ack: PurchaseOrderAck, allocation: Alloc
         if Decimal(total) != line.quantity_ordered:
             problems.append(f"line {line.line_number}: ACK quantities sum to {total}, ordered "
                             f"{line.quantity_ordered}")
-        accepted = sum(s.quantity for s in line.statuses if s.code in ("IA", "AC"))
+        took = sum(s.quantity for s in line.statuses if s.code in accepted)
         a = alloc.get(line.line_number)
-        if a is None or accepted > min(a.allocated, int(line.quantity_ordered)):
-            problems.append(f"line {line.line_number}: accepts {accepted}, more than allocated")
+        if took and (a is None or took > min(a.allocated, int(line.quantity_ordered))):
+            problems.append(f"line {line.line_number}: accepts {took}, more than allocated")
     return problems
 
 
@@ -58,11 +62,13 @@ def valid_sscc(sscc: str) -> bool:
 
 
 def check_pack(pack: PackConfirmation, acks: dict[str, PurchaseOrderAck], pos: list[str],
-               earlier: list[PackConfirmation] | None = None) -> list[str]:
+               earlier: list[PackConfirmation] | None = None,
+               shippable: frozenset[str] = frozenset({"IA", "IB"})) -> list[str]:
     """Cartons against the acknowledged POs: known POs and lines, shipped so far <= acknowledged, valid unique SSCCs.
 
     ``earlier`` are the shipments already sent for this partner: their units count against the
-    acknowledged quantities, and their SSCCs may not be reused.
+    acknowledged quantities, and their SSCCs may not be reused. ``shippable`` are the partner's
+    ACK01 codes whose units may ship (``views.shippable_codes``).
     """
     problems: list[str] = []
     for po in pos:
@@ -97,7 +103,7 @@ def check_pack(pack: PackConfirmation, acks: dict[str, PurchaseOrderAck], pos: l
         if ack_line is None:
             problems.append(f"PO {po} line {line}: not on the PO")
             continue
-        allowed = sum(s.quantity for s in ack_line.statuses if s.code in ("IA", "IB", "AC"))
+        allowed = sum(s.quantity for s in ack_line.statuses if s.code in shippable)
         if qty > allowed:
             problems.append(f"PO {po} line {line}: {qty} shipped in all, acknowledged {allowed} (ASN_EXCEEDS_ACK)")
     return problems

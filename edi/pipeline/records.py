@@ -96,3 +96,27 @@ def trail(conn: Connection, po_id: int, stage: str, lines: dict[str, Any], now: 
             {"po_id": po_id, "line_number": ln, "stage": stage, "at": now,
              "detail": detail if isinstance(detail, str) else json.dumps(detail, default=str)}
             for ln, detail in lines.items()])
+
+
+def resolve_exception(conn: Connection, entry_id: int, by: str, note: str, now: datetime) -> bool:
+    """Mark one open entry resolved (who, when, why); False when there is no such open entry.
+
+    The entry's dedupe key is retired with it (suffixed with its id), so the same problem, should
+    it come back later, opens a new entry instead of being swallowed by the resolved one.
+    """
+    row = conn.execute(select(exception_log.c.dedupe_key).where(exception_log.c.id == entry_id,
+                                                                 exception_log.c.status == "open")).first()
+    if row is None:
+        return False
+    suffix = f"#{entry_id}"
+    conn.execute(update(exception_log).where(exception_log.c.id == entry_id).values(
+        status="resolved", resolved_at=now, resolved_by=by, resolution=note,
+        dedupe_key=row.dedupe_key[: 200 - len(suffix)] + suffix))
+    return True
+
+
+def open_exceptions(conn: Connection, partner: str, po_number: str) -> list[Any]:
+    """The open exception-log rows of one PO, oldest first."""
+    return list(conn.execute(select(exception_log).where(
+        exception_log.c.partner == partner, exception_log.c.po_number == po_number,
+        exception_log.c.status == "open").order_by(exception_log.c.id)))

@@ -16,21 +16,37 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
+from edi.config.partner import PartnerSettings
+from edi.errors import DocumentError
 from edi.failpoints import failpoint
 from edi.mapping import load_mapping
 from edi.mapping.source import document_view
-from edi.mapping.views import AllocationMismatchError, acknowledgement_view, shipment_view
-from edi.model import PackConfirmation, PurchaseOrderAck, SalesOrder, ShipNotice
+from edi.mapping.views import (
+    AllocationMismatchError,
+    accepted_codes,
+    acknowledgement_view,
+    received_lines,
+    shipment_view,
+    shippable_codes,
+)
+from edi.model import Allocation, PackConfirmation, PurchaseOrderAck, SalesOrder, ShipNotice
 from edi.pipeline.checks import check_855, check_pack
 from edi.pipeline.ims import EmbeddedIms, ImsAdapter, ImsFileError
-from edi.pipeline.records import ExceptionEntry, POState, raise_exception, trail, transition
+from edi.pipeline.records import (
+    ExceptionEntry,
+    POState,
+    open_exceptions,
+    raise_exception,
+    resolve_exception,
+    trail,
+    transition,
+)
 from edi.store import reserve, transaction
 from edi.store.pipeline_tables import (
     inbound_duplicate,
@@ -57,17 +73,10 @@ _LATEST_REVISION = (select(purchase_order.c.id, purchase_order.c.revision, purch
                     .order_by(purchase_order.c.revision.desc()))
 
 
-@dataclass(frozen=True)
-class PartnerSettings:
-    """Per-partner behaviour (Amazon defaults; see the Amazon guide §10)."""
+class ReplayRefusedError(DocumentError):
+    """A PO cannot be replayed as asked (unknown, not held, or a revision that needs a person)."""
 
-    partner: str = "amazon"
-    mappings_dir: Path = Path("mappings/amazon")
-    deadline_hours: int = 24
-    alarm_hours: int = 20
-    hot_window_days: int = 5
-    asn_version: str = "005010"
-    ship_from: dict[str, str] = field(default_factory=lambda: {"name": "VENDOR DC"})
+    code = "REPLAY_REFUSED"
 
 
 class _ConnNumbers:
@@ -121,14 +130,19 @@ class Pipeline:
         self.data_dir = data_dir
         self.archive = data_dir / "archive"
         self.archive.mkdir(parents=True, exist_ok=True)
-        self.settings = settings or PartnerSettings()
+        self.settings = settings or PartnerSettings.load(Path("mappings/amazon"))
         self.clock = clock or (lambda: datetime.now(UTC))
         self.validator = X12Validator(default_registry(self.settings.partner), keep_documents=True)
+        self.refresh_mappings()
+        self.ims: ImsAdapter = ims or EmbeddedIms()
+
+    def refresh_mappings(self) -> None:
+        """(Re)load the partner's mappings; a changed mapping or lookup table is compiled anew, else reused."""
         m = self.settings.mappings_dir
         self.map_850 = load_mapping(m / "850_to_sales_order.yaml")
         self.map_855 = load_mapping(m / "sales_order_to_855.yaml")
         self.map_856 = load_mapping(m / "shipment_to_856.yaml")
-        self.ims: ImsAdapter = ims or EmbeddedIms()
+        self.codes = {k: str(v) for k, v in self.map_855.spec.constants.items()}
 
     # -- receive: ledger before touch -------------------------------------------------------------
 
@@ -169,6 +183,7 @@ class Pipeline:
 
     def process_inbound(self) -> int:
         """Validate each new ledger file whole, write its 997s, then create sales orders. Returns files done."""
+        self.refresh_mappings()
         with self.engine.connect() as conn:
             pending = conn.execute(select(inbound_file.c.id, inbound_file.c.archive_path, inbound_file.c.remote_name,
                                           inbound_file.c.received_at)
@@ -219,16 +234,17 @@ class Pipeline:
             # validate the whole interchange before mapping anything (I3): accepted sets were staged
             # to a spool file while validating, so memory stays flat however many POs the file holds
             ok_interchanges = {ic.control_number for ic in report.interchanges if not ic.rejected}
+            hot_list = self.settings.hot_list()
             for doc in staged.documents(self.validator):
                 if doc.set_id == "850" and doc.isa13 in ok_interchanges:
-                    self._order(conn, doc, ic_ids.get(doc.isa13), received_at, now)
+                    self._order(conn, doc, ic_ids.get(doc.isa13), received_at, now, hot_list)
             staged.close()
             conn.execute(update(inbound_file).where(inbound_file.c.id == file_id).values(
                 disposition="processed" if report.accepted else "quarantined", processed_at=now))
             failpoint("parse.validated_before_commit")
 
     def _order(self, conn: Connection, doc: Document, ic_id: int | None, received_at: datetime,
-               now: datetime) -> None:
+               now: datetime, hot_list: frozenset[str]) -> None:
         s = self.settings
         view = document_view(doc)
         canonical = {k: v for k, v in view.items() if k not in ("_envelope", "ST", "SE")}
@@ -242,43 +258,27 @@ class Pipeline:
                                                  po_number, key=f"{doc.isa13}/{doc.control_number}"), now)
             return
         revision = 1 if existing is None else existing.revision + 1
-        result = self.map_850.apply(view)
-        order = result.target if isinstance(result.target, SalesOrder) else None
-        hot = False
-        if order is not None:
-            window = (order.ship_window_end - order.order_date).days if order.ship_window_end else None
-            hot = order.order_type == "rush" or (window is not None and window <= s.hot_window_days)
-            order = order.model_copy(update={"revision": revision, "hot": hot})
         # the PO's path through the state machine, written as one audited batch
         path = [(None, POState.RECEIVED, "850 received"),
                 (POState.RECEIVED, POState.VALIDATED, f"850 accepted (ISA {doc.isa13} / ST {doc.control_number})")]
-        exceptions: list[ExceptionEntry] = []
+        order: SalesOrder | None = None
         if existing is not None:
             path.append((POState.VALIDATED, POState.HELD, "revision of an existing PO: held for review"))
-            exceptions.append(ExceptionEntry(
+            exceptions = [ExceptionEntry(
                 "REVISION", f"PO {po_number} received again with different content (revision {revision})",
                 "compare with the earlier version in Vendor Central; no second sales order is created",
-                s.partner, po_number, key=str(revision)))
-            order = None
+                s.partner, po_number, key=str(revision))]
         else:
-            exceptions += [ExceptionEntry(e.code, e.message, e.hint, s.partner, po_number, e.line)
-                           for e in result.exceptions]
-            exceptions += [ExceptionEntry("MAPPING", f.one_line(), "fix the mapping or the data, then replay",
-                                          s.partner, po_number, f.line, key=f.field) for f in result.failures]
-            if order is None:
-                path.append((POState.VALIDATED, POState.HELD, "mapping raised exceptions: held for a person"))
-            else:
-                self.ims.submit_order(conn, order)
-                path.append((POState.VALIDATED, POState.ORDERED, "sales order created in the IMS"))
-                if hot:
-                    exceptions.append(ExceptionEntry(
-                        "HOT_PO", f"PO {po_number} is hot ({order.order_type}, window ends {order.ship_window_end}):"
-                        " allocated first", "watch its fill rate", s.partner, po_number))
+            order, exceptions = self._make_order(conn, view, po_number, revision, hot_list)
+            path.append((POState.VALIDATED, POState.ORDERED, "sales order created in the IMS") if order else
+                        (POState.VALIDATED, POState.HELD, "mapping raised exceptions: held for a person"))
+        hot = order is not None and order.hot
+        stored = canonical_text[:-1] + ',"_envelope":' + json.dumps(view.get("_envelope"), default=str) + "}"
         po_id = conn.execute(_INSERT_PO, {
             "partner": s.partner, "po_number": po_number, "revision": revision, "content_hash": content_hash,
             "state": path[-1][1].value, "hot": hot, "received_at": received_at,
             "deadline_855_at": received_at + timedelta(hours=s.deadline_hours), "alarm_raised": False,
-            "interchange_id": ic_id, "st02": doc.control_number, "canonical": canonical_text,
+            "interchange_id": ic_id, "st02": doc.control_number, "canonical": stored,
             "sales_order": order.model_dump_json() if order else None, "allocation": None,
             "acknowledgement": None, "updated_at": now}).inserted_primary_key[0]
         conn.execute(_INSERT_TRANSITION, [{"po_id": po_id, "at": now, "from_state": a.value if a else None,
@@ -288,15 +288,40 @@ class Pipeline:
         trail(conn, po_id, "850", {raw.split(es, 2)[1]: raw for raw in doc.segments if raw.startswith("PO1" + es)},
               now)
         if order is not None:
-            trail(conn, po_id, "sales_order", {ln.line_number: f"sku={ln.sku} quantity={ln.quantity} unit={ln.unit}"
-                                               for ln in order.lines}, now)
+            _trail_order(conn, po_id, order, now)
         for entry in exceptions:
             raise_exception(conn, entry, now)
+
+    def _make_order(self, conn: Connection, view: dict[str, Any], po_number: str, revision: int,
+                    hot_list: frozenset[str]) -> tuple[SalesOrder | None, list[ExceptionEntry]]:
+        """Map the 850 view to a sales order and submit it to the IMS; the order (None: held) and exceptions."""
+        s = self.settings
+        result = self.map_850.apply(view)
+        order = result.target if isinstance(result.target, SalesOrder) else None
+        exceptions = [ExceptionEntry(e.code, e.message, e.hint, s.partner, po_number, e.line)
+                      for e in result.exceptions]
+        exceptions += [ExceptionEntry("MAPPING", f.one_line(), "fix the mapping or the data, then replay",
+                                      s.partner, po_number, f.line, key=f.field) for f in result.failures]
+        if order is None:
+            return None, exceptions
+        hot_why = s.hot_reason(po_number, order.order_type, order.order_date, order.ship_window_end, hot_list)
+        changes: dict[str, Any] = {"revision": revision, "hot": hot_why is not None}
+        if s.backorders == "never":
+            changes["backorder_allowed"] = False  # partner setting: short lines are rejected, never backordered
+        order = order.model_copy(update=changes)
+        self.ims.submit_order(conn, order)
+        if hot_why is not None:
+            exceptions.append(ExceptionEntry(
+                "HOT_PO", f"PO {po_number} is hot ({hot_why}; ship window ends {order.ship_window_end}): "
+                "allocated first", "watch its fill rate: shortfalls on hot POs risk chargebacks", s.partner,
+                po_number))
+        return order, exceptions
 
     # -- allocation and 855 -----------------------------------------------------------------------
 
     def allocate_and_acknowledge(self) -> int:
         """Allocate ordered POs (hot first), then render their 855s. Returns the number acknowledged."""
+        self.refresh_mappings()
         done = 0
         with self.engine.connect() as conn:
             ids = [r.id for r in conn.execute(
@@ -324,8 +349,15 @@ class Pipeline:
             allocation=allocation.model_dump_json()))
         trail(conn, po_id, "allocation", {a.line_number: a.model_dump(mode="json") for a in allocation.lines}, now)
         transition(conn, po_id, POState.ALLOCATED, "allocation received from the IMS", now)
+        return self._answer(conn, row, order, allocation, now)
+
+    def _answer(self, conn: Connection, row: Any, order: SalesOrder, allocation: Allocation, now: datetime) -> int:
+        """The 855 for an allocated PO: view, mapping, pre-send checks, outbox. 1 when it went to the outbox."""
+        po_id = row.id
+        view_850 = json.loads(row.canonical)
+        received = received_lines(view_850)
         try:
-            view = acknowledgement_view(order, allocation, codes=dict(self.map_855.spec.constants), today=now.date())
+            view = acknowledgement_view(order, allocation, codes=self.codes, today=now.date(), received=received)
         except AllocationMismatchError as exc:
             transition(conn, po_id, POState.HELD, str(exc), now)
             raise_exception(conn, ExceptionEntry("ALLOCATION_MISMATCH", str(exc), "fix the IMS allocation, then "
@@ -333,8 +365,10 @@ class Pipeline:
             return 0
         result = self.map_855.apply(view)
         ack = result.target
-        problems = check_855(json.loads(row.canonical), ack, allocation) if isinstance(ack, PurchaseOrderAck) else [
-            f.one_line() for f in result.failures]
+        if isinstance(ack, PurchaseOrderAck):
+            problems = check_855(view_850, ack, allocation, accepted_codes(self.codes))
+        else:
+            problems = [f.one_line() for f in result.failures]
         if problems or not isinstance(ack, PurchaseOrderAck):
             transition(conn, po_id, POState.HELD, "855 pre-send checks failed: nothing sent", now)
             for p in problems:
@@ -382,6 +416,7 @@ class Pipeline:
 
     def confirm_pack(self, data: bytes, name: str) -> str:
         """Apply one pack confirmation: checks, then the 856 into the outbox. Returns the disposition."""
+        self.refresh_mappings()
         now = self.clock()
         digest = _sha256(data)
         try:
@@ -403,7 +438,7 @@ class Pipeline:
             earlier = [PackConfirmation.model_validate_json(r.pack) for r in conn.execute(
                 select(shipment.c.pack).where(shipment.c.partner == pack.partner, shipment.c.state == "shipped"))]
             problems = check_pack(pack, {po: PurchaseOrderAck.model_validate_json(r.acknowledgement)
-                                         for po, r in rows.items()}, pos, earlier)
+                                         for po, r in rows.items()}, pos, earlier, shippable_codes(self.codes))
             orders = [SalesOrder.model_validate_json(rows[p].sales_order) for p in pos if p in rows]
             notice = None
             if not problems:
@@ -432,6 +467,79 @@ class Pipeline:
                 transition(conn, r.id, POState.SHIPPED, f"856 for shipment {pack.shipment_id} in the outbox", now)
             failpoint("ship.pack_before_commit")
         return "shipped"
+
+    # -- replay: support staff fixed the cause of a hold --------------------------------------------
+
+    def replay(self, po_number: str, by: str, note: str) -> str:
+        """Take a held PO through the step that held it again, from what is stored; returns what happened.
+
+        Mapping holds (an unknown SKU, say, after the cross-reference was fixed) re-map the stored 850
+        and create the sales order; 855 holds re-run the 855 from the stored allocation, or ask the IMS
+        again when the allocation itself was wrong. The PO's open exceptions are resolved (by, note)
+        when the step passes; nothing is duplicated: the PO record, its revision and the IMS
+        idempotency key stay the same. Raises ReplayRefusedError when the PO cannot be replayed.
+        """
+        now = self.clock()
+        s = self.settings
+        self.refresh_mappings()
+        with transaction(self.engine) as conn:
+            row = conn.execute(select(purchase_order).where(
+                purchase_order.c.partner == s.partner, purchase_order.c.po_number == po_number)
+                .order_by(purchase_order.c.revision.desc())).first()
+            if row is None:
+                raise ReplayRefusedError(f"no PO {po_number} for partner {s.partner}",
+                                         hint="check the number with `edi exceptions list`")
+            if row.state != POState.HELD.value:
+                raise ReplayRefusedError(f"PO {po_number} is {row.state}, not held: nothing to replay",
+                                         hint="only held POs are replayed; `edi po show` gives its history")
+            if row.sales_order is None and row.revision > 1:
+                raise ReplayRefusedError(
+                    f"PO {po_number} revision {row.revision} changes a PO that already has a sales order",
+                    hint="compare both versions in Vendor Central, change the sales order in the IMS by hand, "
+                         "then resolve the REVISION exception")
+            before = open_exceptions(conn, s.partner, po_number)
+            why = f"replayed by {by}: {note}"
+            if row.sales_order is None:
+                order, exceptions = self._make_order(conn, json.loads(row.canonical), po_number, row.revision,
+                                                     s.hot_list())
+                if order is None:
+                    for entry in exceptions:
+                        raise_exception(conn, entry, now)
+                    return f"still held: {len(exceptions)} exception(s) remain; see `edi exceptions list --open`"
+                conn.execute(update(purchase_order).where(purchase_order.c.id == row.id).values(
+                    sales_order=order.model_dump_json(), hot=order.hot))
+                _trail_order(conn, row.id, order, now)
+                transition(conn, row.id, POState.ORDERED, f"sales order created in the IMS ({why})", now)
+                outcome = "ordered: the sales order is in the IMS; the 855 follows its allocation"
+            elif row.allocation is None:
+                exceptions = []
+                transition(conn, row.id, POState.ORDERED, f"asking the IMS again ({why})", now)
+                outcome = "ordered: waiting for the IMS's allocation again"
+            else:
+                exceptions = []  # the 855 step logs its own problems
+                order = SalesOrder.model_validate_json(row.sales_order)
+                allocation = Allocation.model_validate_json(row.allocation)
+                try:
+                    acknowledgement_view(order, allocation, codes=self.codes, received=received_lines(
+                        json.loads(row.canonical)))
+                except AllocationMismatchError:
+                    conn.execute(update(purchase_order).where(purchase_order.c.id == row.id).values(allocation=None))
+                    transition(conn, row.id, POState.ORDERED, f"allocation did not match: asking the IMS again "
+                               f"({why})", now)
+                    outcome = "ordered: the stored allocation did not match; waiting for the IMS again"
+                else:
+                    transition(conn, row.id, POState.ALLOCATED, f"855 step again ({why})", now)
+                    if not self._answer(conn, row, order, allocation, now):
+                        return "still held: the 855 checks failed again; see `edi exceptions list --open`"
+                    outcome = "acknowledged: the 855 is in the outbox"
+            again = {e.dedupe_key() for e in exceptions}
+            for x in before:
+                if x.kind not in ("DUPLICATE", "HOT_PO") and x.dedupe_key not in again:
+                    resolve_exception(conn, x.id, by, f"replayed: {note}", now)
+            for entry in exceptions:
+                raise_exception(conn, entry, now)
+            failpoint("replay.before_commit")
+        return outcome
 
     # -- outbox and deadlines ---------------------------------------------------------------------
 
@@ -474,6 +582,11 @@ class Pipeline:
                     conn.execute(update(purchase_order).where(purchase_order.c.id == r.id).values(alarm_raised=True))
                     raised += 1
         return raised
+
+
+def _trail_order(conn: Connection, po_id: int, order: SalesOrder, now: datetime) -> None:
+    trail(conn, po_id, "sales_order", {ln.line_number: f"sku={ln.sku} quantity={ln.quantity} unit={ln.unit}"
+                                       for ln in order.lines}, now)
 
 
 class _Staging:

@@ -1,0 +1,160 @@
+"""Per-partner settings: ``<mappings>/<partner>/partner.yaml``, read strictly and validated (pydantic).
+
+Everything the order pipeline decides per trading partner lives here rather than in code: the 855
+deadline and its alarm, the hot-PO rules (order types, ship-window length, an explicit list), the
+backorder policy, the 856 version and the ship-from party. The 855 status-code family lives in the
+855 mapping's ``constants`` (it is what that mapping writes). A missing file means Amazon's defaults.
+
+```yaml
+partner: amazon
+acknowledgement:
+  deadline_hours: 24        # Amazon expects the 855 within 24 h of the 850
+  alarm_hours: 20           # raise a DEADLINE exception when no 855 has gone out by then
+  backorders: as_ordered    # as_ordered: backorder under CSH*Y, reject under CSH*N; never: always reject
+hot_po:
+  order_types: [rush]       # BEG02 RO
+  ship_window_days: 5       # a ship window (DTM*063 - BEG05) this short or shorter makes a PO hot
+  list_file: hot-pos.txt    # optional: one PO number per line ('#' comments); re-read on every run
+ship_notice:
+  version: "005010"         # "004010" for partners still on the 4010 ASN
+  ship_from: { name: VENDOR DC, street: 100 MAIN ST, city: SAINT LOUIS, state: MO, postal_code: "63101", country: US }
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from edi.config.loader import ConfigFinding, YamlError, load_yaml, validation_findings
+
+PARTNER_FILE = "partner.yaml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AckSettings(_Section):
+    """When the 855 is due and how partial fills are answered."""
+
+    deadline_hours: int = Field(default=24, ge=1, le=24 * 14)
+    alarm_hours: int = Field(default=20, ge=1, le=24 * 14)
+    backorders: Literal["as_ordered", "never"] = "as_ordered"
+
+    @model_validator(mode="after")
+    def _alarm_before_deadline(self) -> AckSettings:
+        if self.alarm_hours >= self.deadline_hours:
+            raise ValueError(f"alarm_hours ({self.alarm_hours}) must come before deadline_hours "
+                             f"({self.deadline_hours}): the alarm is the warning")
+        return self
+
+
+class HotPoSettings(_Section):
+    """Which POs are hot: allocated first, flagged in the exception log and reports."""
+
+    order_types: tuple[Literal["standard", "rush", "new_product", "consigned"], ...] = ("rush",)
+    ship_window_days: int | None = Field(default=5, ge=0, le=365)
+    list_file: str | None = Field(default=None, description="PO numbers, one per line, beside partner.yaml")
+
+
+class ShipFrom(_Section):
+    """The ship-from party of the 856 (N1*SF)."""
+
+    name: str = Field(min_length=1, max_length=60)
+    street: str | None = Field(default=None, max_length=55)
+    city: str | None = Field(default=None, max_length=30)
+    state: str | None = Field(default=None, min_length=2, max_length=2)
+    postal_code: str | None = Field(default=None, max_length=15)
+    country: str | None = Field(default=None, min_length=2, max_length=3)
+
+
+class ShipNoticeSettings(_Section):
+    """How the 856 is written."""
+
+    version: Literal["005010", "004010"] = "005010"
+    ship_from: ShipFrom = ShipFrom(name="VENDOR DC")
+
+
+class PartnerFile(_Section):
+    """The schema of ``partner.yaml``."""
+
+    partner: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    acknowledgement: AckSettings = AckSettings()
+    hot_po: HotPoSettings = HotPoSettings()
+    ship_notice: ShipNoticeSettings = ShipNoticeSettings()
+
+
+@dataclass(frozen=True)
+class PartnerSettings:
+    """Per-partner behaviour the pipeline applies (Amazon's defaults unless ``partner.yaml`` says otherwise)."""
+
+    partner: str = "amazon"
+    mappings_dir: Path = Path("mappings/amazon")
+    deadline_hours: int = 24
+    alarm_hours: int = 20
+    backorders: str = "as_ordered"
+    hot_order_types: tuple[str, ...] = ("rush",)
+    hot_window_days: int | None = 5
+    hot_list_file: Path | None = None
+    asn_version: str = "005010"
+    ship_from: dict[str, str] = field(default_factory=lambda: {"name": "VENDOR DC"})
+
+    @classmethod
+    def load(cls, mappings_dir: Path) -> PartnerSettings:
+        """Read ``mappings_dir/partner.yaml`` (defaults when absent); raise YamlError listing every problem."""
+        path = mappings_dir / PARTNER_FILE
+        if not path.exists():
+            return cls(partner=mappings_dir.name, mappings_dir=mappings_dir)
+        tree = load_yaml(path)
+        try:
+            cfg = PartnerFile.model_validate(tree)
+        except ValidationError as exc:
+            raise YamlError(validation_findings(exc, tree)) from exc
+        hot_list = mappings_dir / cfg.hot_po.list_file if cfg.hot_po.list_file else None
+        if hot_list is not None and not hot_list.is_file():
+            raise YamlError([ConfigFinding("CFG_INVALID", f"hot_po.list_file: {hot_list} does not exist", None,
+                                           "create it (one PO number per line) or remove the setting", str(path))])
+        return cls(
+            partner=cfg.partner, mappings_dir=mappings_dir,
+            deadline_hours=cfg.acknowledgement.deadline_hours, alarm_hours=cfg.acknowledgement.alarm_hours,
+            backorders=cfg.acknowledgement.backorders,
+            hot_order_types=cfg.hot_po.order_types, hot_window_days=cfg.hot_po.ship_window_days,
+            hot_list_file=hot_list, asn_version=cfg.ship_notice.version,
+            ship_from=cfg.ship_notice.ship_from.model_dump(exclude_none=True))
+
+    @classmethod
+    def findings(cls, path: Path) -> list[ConfigFinding]:
+        """Every problem of one ``partner.yaml`` (empty when it is valid), for ``edi mapping lint``."""
+        try:
+            cls.load(path.parent)
+        except YamlError as exc:
+            return list(exc.findings)
+        return []
+
+    def hot_list(self) -> frozenset[str]:
+        """The explicit hot-PO list, read now (support staff may edit it while the daemon runs)."""
+        if self.hot_list_file is None:
+            return frozenset()
+        try:
+            text = self.hot_list_file.read_text(encoding="utf-8")
+        except OSError:
+            return frozenset()
+        return frozenset(s for s in (ln.split("#", 1)[0].strip() for ln in text.splitlines()) if s)
+
+    def hot_reason(self, po_number: str, order_type: str, order_date: date, ship_window_end: date | None,
+                   listed: frozenset[str] | None = None) -> str | None:
+        """Why a PO is hot (``None`` when it is not): its order type, a short ship window, or the list."""
+        if po_number in (self.hot_list() if listed is None else listed):
+            return "on the hot-PO list"
+        if order_type in self.hot_order_types:
+            return f"order type {order_type}"
+        if self.hot_window_days is not None and ship_window_end is not None:
+            days = (ship_window_end - order_date).days
+            if days <= self.hot_window_days:
+                return f"ship window of {days} day(s)"
+        return None
