@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from edi.store.bulk import bulk_insert
 from edi.store.pipeline_tables import exception_log, po_line_trail, po_transition, purchase_order
 
 
@@ -42,7 +43,6 @@ ALLOWED: dict[POState, frozenset[POState]] = {
 }
 
 
-_INSERT_TRAIL = insert(po_line_trail)
 
 
 class TransitionError(RuntimeError):
@@ -89,13 +89,21 @@ def transition(conn: Connection, po_id: int, to: POState, reason: str, now: date
                                               reason=reason))
 
 
+def trail_rows(po_id: int, stage: str, lines: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+    """The line-trail rows of one stage of one PO (to insert with others in one round trip)."""
+    return [{"po_id": po_id, "line_number": ln, "stage": stage, "at": now,
+             "detail": detail if isinstance(detail, str) else json.dumps(detail, default=str)}
+            for ln, detail in lines.items()]
+
+
+def trail_insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert line-trail rows made by :func:`trail_rows`, in one round trip."""
+    bulk_insert(conn, po_line_trail, rows)
+
+
 def trail(conn: Connection, po_id: int, stage: str, lines: dict[str, Any], now: datetime) -> None:
     """Write one line-trail row per line for ``stage`` (850, sales_order, allocation, ack, asn)."""
-    if lines:
-        conn.execute(_INSERT_TRAIL, [
-            {"po_id": po_id, "line_number": ln, "stage": stage, "at": now,
-             "detail": detail if isinstance(detail, str) else json.dumps(detail, default=str)}
-            for ln, detail in lines.items()])
+    trail_insert(conn, trail_rows(po_id, stage, lines, now))
 
 
 def resolve_exception(conn: Connection, entry_id: int, by: str, note: str, now: datetime) -> bool:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from edi.config.partner import PartnerSettings
 from edi.errors import DocumentError
@@ -45,9 +45,12 @@ from edi.pipeline.records import (
     raise_exception,
     resolve_exception,
     trail,
+    trail_insert,
+    trail_rows,
     transition,
 )
 from edi.store import reserve, transaction
+from edi.store.bulk import bulk_insert
 from edi.store.pipeline_tables import (
     inbound_duplicate,
     inbound_file,
@@ -66,11 +69,8 @@ from edi.x12.writer import Party
 
 Clock = Callable[[], datetime]
 _INSERT_PO = insert(purchase_order)
-_INSERT_TRANSITION = insert(po_transition)
-_LATEST_REVISION = (select(purchase_order.c.id, purchase_order.c.revision, purchase_order.c.content_hash)
-                    .where(purchase_order.c.partner == bindparam("partner"),
-                           purchase_order.c.po_number == bindparam("po_number"))
-                    .order_by(purchase_order.c.revision.desc()))
+ORDER_BATCH = 100
+"""850s recorded per round trip (all in the file's one transaction)."""
 
 
 class ReplayRefusedError(DocumentError):
@@ -235,60 +235,94 @@ class Pipeline:
             # to a spool file while validating, so memory stays flat however many POs the file holds
             ok_interchanges = {ic.control_number for ic in report.interchanges if not ic.rejected}
             hot_list = self.settings.hot_list()
+            batch: list[Document] = []
             for doc in staged.documents(self.validator):
                 if doc.set_id == "850" and doc.isa13 in ok_interchanges:
-                    self._order(conn, doc, ic_ids.get(doc.isa13), received_at, now, hot_list)
+                    batch.append(doc)
+                    if len(batch) == ORDER_BATCH:
+                        self._orders(conn, batch, ic_ids, received_at, now, hot_list)
+                        batch.clear()
+            self._orders(conn, batch, ic_ids, received_at, now, hot_list)
             staged.close()
             conn.execute(update(inbound_file).where(inbound_file.c.id == file_id).values(
                 disposition="processed" if report.accepted else "quarantined", processed_at=now))
             failpoint("parse.validated_before_commit")
 
-    def _order(self, conn: Connection, doc: Document, ic_id: int | None, received_at: datetime,
-               now: datetime, hot_list: frozenset[str]) -> None:
-        s = self.settings
-        view = document_view(doc)
-        canonical = {k: v for k, v in view.items() if k not in ("_envelope", "ST", "SE")}
-        canonical_text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
-        content_hash = _sha256(canonical_text.encode())
-        po_number = str((view.get("BEG") or {}).get("BEG03", ""))
-        existing = conn.execute(_LATEST_REVISION, {"partner": s.partner, "po_number": po_number}).first()
-        if existing is not None and existing.content_hash == content_hash:
-            raise_exception(conn, ExceptionEntry("DUPLICATE", f"PO {po_number} received again with identical "
-                                                 "content; no business effect", "no action needed", s.partner,
-                                                 po_number, key=f"{doc.isa13}/{doc.control_number}"), now)
+    def _orders(self, conn: Connection, docs: list[Document], ic_ids: dict[str, int], received_at: datetime,
+                now: datetime, hot_list: frozenset[str]) -> None:
+        """Record a batch of accepted 850s: PO records, their audited paths, line trails, sales orders.
+
+        Each PO keeps its own guarantees (dedupe on content, revision held, sales order only for a
+        new PO); the batch only shares the round trips: one lookup of earlier versions, one insert
+        of the PO rows, one of the transitions and one of the trail rows.
+        """
+        if not docs:
             return
-        revision = 1 if existing is None else existing.revision + 1
-        # the PO's path through the state machine, written as one audited batch
-        path = [(None, POState.RECEIVED, "850 received"),
-                (POState.RECEIVED, POState.VALIDATED, f"850 accepted (ISA {doc.isa13} / ST {doc.control_number})")]
-        order: SalesOrder | None = None
-        if existing is not None:
-            path.append((POState.VALIDATED, POState.HELD, "revision of an existing PO: held for review"))
-            exceptions = [ExceptionEntry(
-                "REVISION", f"PO {po_number} received again with different content (revision {revision})",
-                "compare with the earlier version in Vendor Central; no second sales order is created",
-                s.partner, po_number, key=str(revision))]
-        else:
-            order, exceptions = self._make_order(conn, view, po_number, revision, hot_list)
-            path.append((POState.VALIDATED, POState.ORDERED, "sales order created in the IMS") if order else
-                        (POState.VALIDATED, POState.HELD, "mapping raised exceptions: held for a person"))
-        hot = order is not None and order.hot
-        stored = canonical_text[:-1] + ',"_envelope":' + json.dumps(view.get("_envelope"), default=str) + "}"
-        po_id = conn.execute(_INSERT_PO, {
-            "partner": s.partner, "po_number": po_number, "revision": revision, "content_hash": content_hash,
-            "state": path[-1][1].value, "hot": hot, "received_at": received_at,
-            "deadline_855_at": received_at + timedelta(hours=s.deadline_hours), "alarm_raised": False,
-            "interchange_id": ic_id, "st02": doc.control_number, "canonical": stored,
-            "sales_order": order.model_dump_json() if order else None, "allocation": None,
-            "acknowledgement": None, "updated_at": now}).inserted_primary_key[0]
-        conn.execute(_INSERT_TRANSITION, [{"po_id": po_id, "at": now, "from_state": a.value if a else None,
-                                           "to_state": b.value, "reason": why} for a, b, why in path])
-        # the 850 line as received (its PO1 segment) and what the sales order made of it
-        es = doc.delimiters.element
-        trail(conn, po_id, "850", {raw.split(es, 2)[1]: raw for raw in doc.segments if raw.startswith("PO1" + es)},
-              now)
-        if order is not None:
-            _trail_order(conn, po_id, order, now)
+        s = self.settings
+        views = [document_view(doc) for doc in docs]
+        numbers = {str((v.get("BEG") or {}).get("BEG03", "")) for v in views}
+        latest: dict[str, tuple[int, str]] = {}
+        for r in conn.execute(select(purchase_order.c.po_number, purchase_order.c.revision,
+                                     purchase_order.c.content_hash).where(
+                purchase_order.c.partner == s.partner, purchase_order.c.po_number.in_(numbers))):
+            if r.po_number not in latest or r.revision > latest[r.po_number][0]:
+                latest[r.po_number] = (r.revision, r.content_hash)
+        po_rows: list[dict[str, Any]] = []
+        later: list[tuple[list[Any], dict[str, str], SalesOrder | None]] = []
+        exceptions: list[ExceptionEntry] = []
+        deadline = received_at + timedelta(hours=s.deadline_hours)
+        for doc, view in zip(docs, views, strict=True):
+            canonical = {k: v for k, v in view.items() if k not in ("_envelope", "ST", "SE")}
+            canonical_text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+            content_hash = _sha256(canonical_text.encode())
+            po_number = str((view.get("BEG") or {}).get("BEG03", ""))
+            existing = latest.get(po_number)
+            if existing is not None and existing[1] == content_hash:
+                exceptions.append(ExceptionEntry("DUPLICATE", f"PO {po_number} received again with identical "
+                                                 "content; no business effect", "no action needed", s.partner,
+                                                 po_number, key=f"{doc.isa13}/{doc.control_number}"))
+                continue
+            revision = 1 if existing is None else existing[0] + 1
+            latest[po_number] = (revision, content_hash)  # a later copy in this batch sees this version
+            # the PO's path through the state machine, written as one audited batch
+            path = [(None, POState.RECEIVED, "850 received"),
+                    (POState.RECEIVED, POState.VALIDATED, f"850 accepted (ISA {doc.isa13} / ST {doc.control_number})")]
+            order: SalesOrder | None = None
+            if existing is not None:
+                path.append((POState.VALIDATED, POState.HELD, "revision of an existing PO: held for review"))
+                exceptions.append(ExceptionEntry(
+                    "REVISION", f"PO {po_number} received again with different content (revision {revision})",
+                    "compare with the earlier version in Vendor Central; no second sales order is created",
+                    s.partner, po_number, key=str(revision)))
+            else:
+                order, found = self._make_order(conn, view, po_number, revision, hot_list)
+                exceptions += found
+                path.append((POState.VALIDATED, POState.ORDERED, "sales order created in the IMS") if order else
+                            (POState.VALIDATED, POState.HELD, "mapping raised exceptions: held for a person"))
+            stored = canonical_text[:-1] + ',"_envelope":' + json.dumps(view.get("_envelope"), default=str) + "}"
+            po_rows.append({
+                "partner": s.partner, "po_number": po_number, "revision": revision, "content_hash": content_hash,
+                "state": path[-1][1].value, "hot": order is not None and order.hot, "received_at": received_at,
+                "deadline_855_at": deadline, "alarm_raised": False, "interchange_id": ic_ids.get(doc.isa13),
+                "st02": doc.control_number, "canonical": stored,
+                "sales_order": order.model_dump_json() if order else None, "allocation": None,
+                "acknowledgement": None, "updated_at": now})
+            # the 850 line as received (its PO1 segment) and what the sales order made of it
+            es = doc.delimiters.element
+            later.append((path, {raw.split(es, 2)[1]: raw for raw in doc.segments if raw.startswith("PO1" + es)},
+                          order))
+        if po_rows:
+            ids = conn.execute(_INSERT_PO.returning(purchase_order.c.id, sort_by_parameter_order=True),
+                               po_rows).scalars().all()
+            bulk_insert(conn, po_transition, [
+                {"po_id": po_id, "at": now, "from_state": a.value if a else None, "to_state": b.value, "reason": why}
+                for po_id, (path, _, _) in zip(ids, later, strict=True) for a, b, why in path])
+            lines: list[dict[str, Any]] = []
+            for po_id, (_, received, order) in zip(ids, later, strict=True):
+                lines += trail_rows(po_id, "850", received, now)
+                if order is not None:
+                    lines += trail_rows(po_id, "sales_order", _order_trail(order), now)
+            trail_insert(conn, lines)
         for entry in exceptions:
             raise_exception(conn, entry, now)
 
@@ -508,7 +542,7 @@ class Pipeline:
                     return f"still held: {len(exceptions)} exception(s) remain; see `edi exceptions list --open`"
                 conn.execute(update(purchase_order).where(purchase_order.c.id == row.id).values(
                     sales_order=order.model_dump_json(), hot=order.hot))
-                _trail_order(conn, row.id, order, now)
+                trail(conn, row.id, "sales_order", _order_trail(order), now)
                 transition(conn, row.id, POState.ORDERED, f"sales order created in the IMS ({why})", now)
                 outcome = "ordered: the sales order is in the IMS; the 855 follows its allocation"
             elif row.allocation is None:
@@ -584,9 +618,8 @@ class Pipeline:
         return raised
 
 
-def _trail_order(conn: Connection, po_id: int, order: SalesOrder, now: datetime) -> None:
-    trail(conn, po_id, "sales_order", {ln.line_number: f"sku={ln.sku} quantity={ln.quantity} unit={ln.unit}"
-                                       for ln in order.lines}, now)
+def _order_trail(order: SalesOrder) -> dict[str, str]:
+    return {ln.line_number: f"sku={ln.sku} quantity={ln.quantity} unit={ln.unit}" for ln in order.lines}
 
 
 class _Staging:
