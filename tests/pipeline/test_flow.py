@@ -3,46 +3,21 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from edi.model import PurchaseOrderAck
 from edi.pipeline import Pipeline, POState
-from edi.pipeline.ims import EmbeddedIms, FilesIms
-from edi.store import ensure_schema, open_engine, transaction
+from edi.pipeline.ims import FilesIms
+from edi.store import ensure_schema, open_engine
 from edi.store.pipeline_tables import exception_log, outbox, purchase_order
 from edi.x12 import Limits, X12Validator
 from edi.x12.envelope import VERSIONS_4010_FAMILY, VERSIONS_5010
 from tests.conftest import ROOT, SAMPLES
+from tests.pipeline._util import T0, Clock, rows
 from tests.x12._util import bots_errors
-
-T0 = datetime(2026, 11, 16, 13, 0, tzinfo=UTC)
-
-
-class Clock:
-    """An injectable clock tests can move."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def pipe(tmp_path: Path, database_url: str) -> tuple[Pipeline, Clock, Path]:
-    engine = open_engine(database_url, data_dir=tmp_path / "data")
-    ensure_schema(engine, upgrade=True)
-    clock = Clock()
-    p = Pipeline(engine, tmp_path / "data",
-                 settings=__import__("edi.pipeline", fromlist=["PartnerSettings"]).PartnerSettings(
-                     mappings_dir=ROOT / "mappings" / "amazon"), clock=clock)
-    with transaction(engine) as conn:
-        EmbeddedIms().import_stock(conn, SAMPLES / "stock.csv", clock())
-    return p, clock, tmp_path
 
 
 def run_all(p: Pipeline, out: Path) -> list[Path]:
@@ -52,11 +27,6 @@ def run_all(p: Pipeline, out: Path) -> list[Path]:
     for pack in sorted((SAMPLES / "pack").glob("*.json")):
         p.confirm_pack(pack.read_bytes(), pack.name)
     return p.send_outbox(out)
-
-
-def rows(p: Pipeline, table, *where):  # type: ignore[no-untyped-def]
-    with p.engine.connect() as conn:
-        return conn.execute(select(table).where(*where)).all()
 
 
 def test_demo_flow_outputs_validate_and_a_second_run_changes_nothing(pipe: tuple[Pipeline, Clock, Path]) -> None:

@@ -21,7 +21,7 @@ from edi.store import ensure_schema, open_engine, transaction
 from edi.store.pipeline_tables import exception_log, outbox, purchase_order
 from edi.x12 import X12Validator
 from tests.conftest import ROOT, SAMPLES
-from tests.pipeline.test_flow import T0, Clock, rows
+from tests.pipeline._util import T0, Clock, rows
 from tests.x12._util import bots_errors
 
 UNKNOWN_UPC = "841234999018"

@@ -1,0 +1,92 @@
+"""The design's invariants 1-4 and 7 on the order pipeline (5 is in test_flow/test_support, 6 in tests/x12)."""
+
+from __future__ import annotations
+
+from datetime import UTC, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select, update
+
+from edi.pipeline import Pipeline
+from edi.store.control_numbers import control_number_reservation
+from edi.store.pipeline_tables import inbound_duplicate, inbound_file, outbox, purchase_order
+from tests.conftest import SAMPLES
+from tests.pipeline._util import T0, Clock, rows
+
+ONE = SAMPLES / "inbound" / "01_single_line.edi"
+
+
+def count(p: Pipeline, table) -> int:  # type: ignore[no-untyped-def]
+    with p.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
+
+
+def test_1_ledger_before_touch_archives_by_content_never_by_remote_name(pipe: tuple[Pipeline, Clock, Path]) -> None:
+    p, _, tmp = pipe
+    data = ONE.read_bytes()
+    assert p.receive_bytes(data, "../../escape/../../etc/passwd", "sftp")
+    (row,) = rows(p, inbound_file)
+    archived = Path(row.archive_path)
+    assert archived.read_bytes() == data and archived.name == row.sha256
+    assert archived.is_relative_to(tmp / "data" / "archive")
+    assert row.remote_name == "../../escape/../../etc/passwd"          # kept as data only
+    assert not (tmp / "escape").exists() and not list(tmp.rglob("passwd"))
+
+
+def test_2_transport_and_envelope_duplicates_have_no_business_effect(pipe: tuple[Pipeline, Clock, Path]) -> None:
+    p, _, _ = pipe
+    data = ONE.read_bytes()
+    assert p.receive_bytes(data, "a.edi", "folder")
+    p.process_inbound()
+    reserved = count(p, control_number_reservation)
+    # transport: the same bytes again
+    assert not p.receive_bytes(data, "a-again.edi", "folder")
+    assert [r.disposition for r in rows(p, inbound_duplicate)] == ["duplicate_transport"]
+    # envelope: other bytes (a trailing newline), same sender, receiver and ISA13
+    assert p.receive_bytes(data + b"\n", "a-copy.edi", "folder")
+    p.process_inbound()
+    assert sorted(r.disposition for r in rows(p, inbound_file)) == ["duplicate_interchange", "processed"]
+    assert count(p, purchase_order) == 1
+    assert count(p, control_number_reservation) == reserved          # no 997 numbers spent on the duplicate
+    assert len(rows(p, outbox, outbox.c.kind == "997")) == 1
+
+
+def test_3_a_file_that_fails_validation_yields_no_sales_order(pipe: tuple[Pipeline, Clock, Path]) -> None:
+    """A good interchange followed by a truncated one: the good one is ordered, nothing of the other."""
+    p, _, _ = pipe
+    good = (SAMPLES / "inbound" / "01_single_line.edi").read_bytes()
+    other = (SAMPLES / "inbound" / "02_multi_line.edi").read_bytes()
+    cut = other[: other.index(b"CTT*")]
+    assert p.receive_bytes(good + cut, "cut.edi", "folder")
+    p.process_inbound()
+    (f,) = rows(p, inbound_file)
+    assert f.disposition == "quarantined"
+    assert [r.po_number for r in rows(p, purchase_order)] == ["3K7QW2PA"]
+
+
+def test_4_outbox_resends_the_same_bytes_with_the_same_numbers(pipe: tuple[Pipeline, Clock, Path]) -> None:
+    p, _, tmp = pipe
+    assert p.receive_bytes(ONE.read_bytes(), "a.edi", "folder")
+    p.process_inbound()
+    p.allocate_and_acknowledge()
+    first = {f.name: f.read_bytes() for f in p.send_outbox(tmp / "out")}
+    reserved = count(p, control_number_reservation)
+    for f in (tmp / "out").rglob("*.edi"):
+        f.unlink()                                                     # the partner lost them
+    with p.engine.begin() as conn:
+        conn.execute(update(outbox).values(sent_at=None))              # as if the mark never committed
+    again = {f.name: f.read_bytes() for f in p.send_outbox(tmp / "out")}
+    assert again == first and len(first) == 2                          # the 997 and the 855
+    assert count(p, control_number_reservation) == reserved
+    assert p.send_outbox(tmp / "out") == []
+
+
+def test_7_times_are_utc_and_the_deadline_is_24_hours_after_receipt(pipe: tuple[Pipeline, Clock, Path]) -> None:
+    p, clock, _ = pipe
+    clock.now = T0.astimezone(__import__("zoneinfo").ZoneInfo("America/Los_Angeles"))
+    assert p.receive_bytes(ONE.read_bytes(), "a.edi", "folder")
+    p.process_inbound()
+    (po,) = rows(p, purchase_order)
+    assert po.received_at.tzinfo is not None and po.received_at.utcoffset() == timedelta(0)
+    assert po.received_at == T0.astimezone(UTC)
+    assert po.deadline_855_at - po.received_at == timedelta(hours=24)
