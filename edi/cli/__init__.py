@@ -239,7 +239,7 @@ def demo(
     inbound: Annotated[Path, typer.Option(help="Folder of inbound X12 files.")] = Path("samples/inbound"),
     stock_file: Annotated[Path, typer.Option("--stock", help="Stock CSV for the embedded IMS.")] = Path(
         "samples/stock.csv"),
-    packs: Annotated[Path, typer.Option(help="Folder of pack confirmations (JSON).")] = Path("samples/pack"),
+    packs: Annotated[Path, typer.Option(help="Folder of pack confirmations (JSON or CSV).")] = Path("samples/pack"),
     out: Annotated[Path, typer.Option(help="Folder the outbox writes to (997/855/856).")] = Path("out"),
     data_dir: Annotated[Path, typer.Option(help="Data directory (embedded SQLite, archive).",
                                            envvar="EDI_DATA_DIR")] = Path("data"),
@@ -265,7 +265,7 @@ def demo(
     new, dup = pipe.receive_folder(inbound)
     pipe.process_inbound()
     pipe.allocate_and_acknowledge()
-    shipped = [pipe.confirm_pack(p.read_bytes(), p.name) for p in sorted(packs.glob("*.json"))]
+    shipped = [d for _, d in pipe.confirm_pack_folder(packs, move=False)]
     written = pipe.send_outbox(out)
     pipe.watch_deadlines()
     console = Console()
@@ -448,7 +448,7 @@ def stock_import(file: Annotated[Path, typer.Argument(help="CSV with sku,on_hand
 
 
 @pack_app.command("confirm")
-def pack_confirm(file: Annotated[Path, typer.Argument(help="Pack confirmation JSON.")],
+def pack_confirm(file: Annotated[Path, typer.Argument(help="Pack confirmation (JSON or CSV).")],
                  data_dir: DataDir = Path("data"),
                  out: Annotated[Path, typer.Option(help="Folder the outbox writes to.")] = Path("out")) -> None:
     """Apply a pack confirmation: checks against the sent 855s, then the 856 (written to OUT)."""

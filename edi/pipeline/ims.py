@@ -101,18 +101,21 @@ class EmbeddedIms:
 
 
 class FilesIms:
-    """An IMS integrated through folders: sales orders out as JSON, allocation files in.
+    """An IMS integrated through folders: sales orders out as JSON, allocation and pack files in.
 
     ``orders_dir/<partner>_<po>_<revision>.json`` is written once (temp file + rename, so the IMS
     never sees a partial file); the IMS answers with ``allocations_dir/<same name>``. An answer that
     does not validate is moved to ``allocations_dir/rejected/`` with a ``.error`` note beside it and
-    reported; it is never deleted.
+    reported; it is never deleted. The warehouse drops pack confirmations (JSON or CSV) into
+    ``packs_dir``; ``Pipeline.confirm_ims_packs`` applies them and files each under ``done/`` or
+    ``rejected/``.
     """
 
-    def __init__(self, orders_dir: Path, allocations_dir: Path) -> None:
-        self.orders_dir, self.allocations_dir = orders_dir, allocations_dir
-        orders_dir.mkdir(parents=True, exist_ok=True)
-        allocations_dir.mkdir(parents=True, exist_ok=True)
+    def __init__(self, orders_dir: Path, allocations_dir: Path, packs_dir: Path | None = None) -> None:
+        self.orders_dir, self.allocations_dir, self.packs_dir = orders_dir, allocations_dir, packs_dir
+        for d in (orders_dir, allocations_dir, packs_dir):
+            if d is not None:
+                d.mkdir(parents=True, exist_ok=True)
 
     def submit_order(self, conn: Connection, order: SalesOrder) -> str:
         """Write the sales order file unless it is already there."""

@@ -38,6 +38,7 @@ from edi.mapping.views import (
 from edi.model import Allocation, PackConfirmation, PurchaseOrderAck, SalesOrder, ShipNotice
 from edi.pipeline.checks import check_855, check_pack
 from edi.pipeline.ims import EmbeddedIms, ImsAdapter, ImsFileError
+from edi.pipeline.packs import PackFileError, parse_pack
 from edi.pipeline.records import (
     ExceptionEntry,
     POState,
@@ -52,6 +53,7 @@ from edi.pipeline.records import (
 from edi.store import reserve, transaction
 from edi.store.bulk import bulk_insert
 from edi.store.pipeline_tables import (
+    exception_log,
     inbound_duplicate,
     inbound_file,
     interchange,
@@ -449,21 +451,31 @@ class Pipeline:
     # -- pack confirmation and 856 ----------------------------------------------------------------
 
     def confirm_pack(self, data: bytes, name: str) -> str:
-        """Apply one pack confirmation: checks, then the 856 into the outbox. Returns the disposition."""
+        """Apply one pack confirmation (JSON or CSV): checks, then the 856 into the outbox.
+
+        Returns the disposition: ``shipped``, ``held`` (checks failed: nothing sent, exceptions
+        logged), ``duplicate`` (this shipment was already applied: no effect) or ``invalid`` (the
+        file cannot be read). A held shipment may be corrected and sent again under the same id.
+        """
         self.refresh_mappings()
         now = self.clock()
         digest = _sha256(data)
         try:
-            pack = PackConfirmation.model_validate_json(data)
-        except ValueError as exc:
+            pack = parse_pack(data, name, self.settings.partner)
+        except PackFileError as exc:
             with transaction(self.engine) as conn:
-                raise_exception(conn, ExceptionEntry("PACK_INVALID", f"{name}: {str(exc).splitlines()[0]}",
-                                                     "fix the pack confirmation file and submit it again",
+                raise_exception(conn, ExceptionEntry("PACK_INVALID", str(exc).split("; hint:")[0], exc.hint or "",
                                                      self.settings.partner, key=digest[:16]), now)
             return "invalid"
         with transaction(self.engine) as conn:
-            if conn.execute(select(shipment.c.id).where(shipment.c.partner == pack.partner,
-                                                        shipment.c.shipment_id == pack.shipment_id)).first():
+            before = conn.execute(select(shipment.c.id, shipment.c.state, shipment.c.pack_sha256).where(
+                shipment.c.partner == pack.partner, shipment.c.shipment_id == pack.shipment_id)).first()
+            if before is not None and (before.state == "shipped" or before.pack_sha256 == digest):
+                if before.pack_sha256 != digest:
+                    raise_exception(conn, ExceptionEntry(
+                        "PACK_MISMATCH", f"shipment {pack.shipment_id} was already shipped; {name} changes it",
+                        "a changed shipment needs a new shipment id (and a new 856)", pack.partner,
+                        key=f"{pack.shipment_id}:{digest[:16]}"), now)
                 return "duplicate"
             pos = sorted({i.vendor_central_po_number for c in pack.cartons for i in c.items})
             rows = {r.po_number: r for r in conn.execute(select(purchase_order).where(
@@ -480,9 +492,12 @@ class Pipeline:
                 result = self.map_856.apply(view)
                 notice = result.target if isinstance(result.target, ShipNotice) else None
                 problems = [f.one_line() for f in result.failures] if notice is None else []
-            conn.execute(insert(shipment).values(shipment_id=pack.shipment_id, partner=pack.partner,
-                                                 pack_sha256=digest, pack=data.decode("utf-8"), received_at=now,
-                                                 state="held" if problems else "shipped"))
+            values = {"pack_sha256": digest, "pack": pack.model_dump_json(), "received_at": now,
+                      "state": "held" if problems else "shipped"}
+            if before is None:
+                conn.execute(insert(shipment).values(shipment_id=pack.shipment_id, partner=pack.partner, **values))
+            else:
+                conn.execute(update(shipment).where(shipment.c.id == before.id).values(**values))
             if problems or notice is None:
                 for p in problems:
                     raise_exception(conn, ExceptionEntry("PACK_MISMATCH", f"shipment {pack.shipment_id}: {p}",
@@ -499,8 +514,40 @@ class Pipeline:
                                           for c in pack.cartons for i in c.items
                                           if i.vendor_central_po_number == po}, now)
                 transition(conn, r.id, POState.SHIPPED, f"856 for shipment {pack.shipment_id} in the outbox", now)
+            if before is not None:  # a corrected shipment went out: its earlier problems are settled
+                for x in conn.execute(select(exception_log.c.id).where(
+                        exception_log.c.status == "open", exception_log.c.kind == "PACK_MISMATCH",
+                        exception_log.c.dedupe_key.like(f"%|{pack.shipment_id}:%"))).all():
+                    resolve_exception(conn, x.id, "pipeline", f"corrected pack confirmation {name} shipped", now)
             failpoint("ship.pack_before_commit")
         return "shipped"
+
+    def confirm_ims_packs(self) -> list[tuple[str, str]]:
+        """Apply the pack confirmations waiting in the IMS adapter's pack folder, if it has one."""
+        folder = getattr(self.ims, "packs_dir", None)
+        return self.confirm_pack_folder(folder) if isinstance(folder, Path) else []
+
+    def confirm_pack_folder(self, folder: Path, *, move: bool = True) -> list[tuple[str, str]]:
+        """Apply every ``*.json`` / ``*.csv`` pack confirmation of ``folder``, oldest name first.
+
+        With ``move`` (the files IMS adapter), an applied or duplicate file goes to ``done/`` and an
+        invalid or held one to ``rejected/`` with a ``.error`` note beside it: never deleted, and
+        not read again until someone puts a corrected file back. Returns (file name, disposition).
+        """
+        results = []
+        for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".json", ".csv")):
+            disposition = self.confirm_pack(path.read_bytes(), path.name)
+            results.append((path.name, disposition))
+            if not move:
+                continue
+            target = folder / ("done" if disposition in ("shipped", "duplicate") else "rejected")
+            target.mkdir(exist_ok=True)
+            path.replace(target / path.name)
+            if target.name == "rejected":
+                (target / f"{path.name}.error").write_text(
+                    f"{disposition}: see `edi exceptions list --open` (PACK_INVALID / PACK_MISMATCH)\n",
+                    encoding="utf-8")
+        return results
 
     # -- replay: support staff fixed the cause of a hold --------------------------------------------
 

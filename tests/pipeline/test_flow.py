@@ -24,8 +24,7 @@ def run_all(p: Pipeline, out: Path) -> list[Path]:
     p.receive_folder(SAMPLES / "inbound")
     p.process_inbound()
     p.allocate_and_acknowledge()
-    for pack in sorted((SAMPLES / "pack").glob("*.json")):
-        p.confirm_pack(pack.read_bytes(), pack.name)
+    p.confirm_pack_folder(SAMPLES / "pack", move=False)  # one JSON and one CSV confirmation
     return p.send_outbox(out)
 
 
@@ -34,7 +33,7 @@ def test_demo_flow_outputs_validate_and_a_second_run_changes_nothing(pipe: tuple
     p, _, tmp = pipe
     written = run_all(p, tmp / "out")
     kinds = sorted(f.parent.name for f in written)
-    assert kinds.count("997") == 10 and kinds.count("856") == 1
+    assert kinds.count("997") == 10 and kinds.count("856") == 2
     assert kinds.count("855") == 10          # 11 POs, the one with an unknown SKU is held
     v = X12Validator(limits=Limits(supported_versions=VERSIONS_4010_FAMILY | VERSIONS_5010))
     for f in written:
@@ -45,7 +44,7 @@ def test_demo_flow_outputs_validate_and_a_second_run_changes_nothing(pipe: tuple
     assert run_all(p, tmp / "out") == []
     assert {r.id: r.state for r in rows(p, purchase_order)} == before
     with p.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(outbox)).scalar() == 21
+        assert conn.execute(select(func.count()).select_from(outbox)).scalar() == 22
 
 
 def test_acknowledgements_never_exceed_allocation_or_order(pipe: tuple[Pipeline, Clock, Path]) -> None:
@@ -98,7 +97,7 @@ def test_same_po_new_interchange_is_a_duplicate_and_changed_content_is_a_held_re
     p.process_inbound()
     p.allocate_and_acknowledge()
     po = rows(p, purchase_order, purchase_order.c.po_number == "3K7QW2PA")
-    assert [(r.revision, r.state) for r in po] == [(1, "acknowledged"), (2, "held")]
+    assert [(r.revision, r.state) for r in po] == [(1, "shipped"), (2, "held")]
     kinds = [r.kind for r in rows(p, exception_log, exception_log.c.po_number == "3K7QW2PA")]
     assert "DUPLICATE" in kinds and "REVISION" in kinds
     assert len(rows(p, outbox, outbox.c.kind == "855", outbox.c.subject.like("3K7QW2PA/%"))) == 1

@@ -1,0 +1,106 @@
+"""Pack confirmations: CSV as well as JSON, typed errors with row and column, correction of a held shipment,
+and the files adapter's pack folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from edi.config.partner import PartnerSettings
+from edi.pipeline import Pipeline
+from edi.pipeline.ims import FilesIms
+from edi.pipeline.packs import PackFileError, parse_pack
+from edi.store import ensure_schema, open_engine
+from edi.store.pipeline_tables import exception_log, outbox, purchase_order, shipment
+from tests.conftest import ROOT, SAMPLES
+from tests.pipeline._util import Clock, rows
+
+CSV = SAMPLES / "pack" / "01_single_line.csv"
+HEADER, *BODY = CSV.read_text().splitlines()
+
+
+def csv_with(*lines: str, header: str = HEADER) -> bytes:
+    return ("\n".join([header, *lines]) + "\n").encode()
+
+
+def test_csv_and_json_describe_the_same_shipment() -> None:
+    from_csv = parse_pack(CSV.read_bytes(), CSV.name, "amazon")
+    as_json = from_csv.model_dump_json()
+    assert parse_pack(as_json.encode(), "same.json", "amazon") == from_csv
+    assert from_csv.partner == "amazon" and len(from_csv.cartons) == 3
+    assert from_csv.cartons[0].sscc == "006141410000002030"     # leading zeros kept
+    assert sum(i.quantity for c in from_csv.cartons for i in c.items) == 72
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    (csv_with(*BODY, header=HEADER.replace(",quantity", "")), r"row 1 \(header\): missing column\(s\) quantity"),
+    (csv_with(*BODY, header=HEADER + ",colour"), r"unknown column\(s\) colour"),
+    (csv_with(BODY[0], BODY[1].replace("ABFS", "UPSN")), r"row 3, column carrier_scac: 'UPSN' differs"),
+    (csv_with(BODY[0].replace("006141410000002030", "6141410000002030")), r"row 2, column sscc: .*16 digits"),
+    (csv_with(BODY[0][: BODY[0].rindex(",")] + ",two dozen"), r"row 2, column quantity: 'two dozen'"),
+    (csv_with(BODY[0] + ",extra"), r"row 2: more fields than columns"),
+    (csv_with(BODY[0].replace("3K7QW2PA", "")), r"row 2, column po_number: empty"),
+    (csv_with(), r"no carton rows"),
+    (b"\xff\xfe", r"not UTF-8"),
+])
+def test_bad_csv_says_where_and_what_to_do(data: bytes, expected: str) -> None:
+    with pytest.raises(PackFileError, match=expected) as err:
+        parse_pack(data, "pack.csv", "amazon")
+    assert err.value.hint
+
+
+def test_bad_json_names_the_field() -> None:
+    body = json.loads((SAMPLES / "pack" / "02_multi_line.json").read_text())
+    del body["carrier_scac"]
+    with pytest.raises(PackFileError, match=r"pack.json: carrier_scac: Field required"):
+        parse_pack(json.dumps(body).encode(), "pack.json", "amazon")
+
+
+def test_held_shipment_can_be_corrected_under_the_same_id_and_a_shipped_one_cannot_change(
+        pipe: tuple[Pipeline, Clock, Path]) -> None:
+    p, _, _ = pipe
+    p.receive_bytes((SAMPLES / "inbound" / "01_single_line.edi").read_bytes(), "01.edi", "folder")
+    p.process_inbound()
+    p.allocate_and_acknowledge()
+    too_many = csv_with(*BODY, BODY[0].replace("006141410000002030", "006141410000002061"))  # 96 > 72
+    assert p.confirm_pack(too_many, "v1.csv") == "held"
+    assert p.confirm_pack(too_many, "v1-again.csv") == "duplicate"        # same held content: no new effect
+    (problem,) = rows(p, exception_log, exception_log.c.kind == "PACK_MISMATCH")
+    assert "ASN_EXCEEDS_ACK" in problem.message and problem.status == "open"
+    assert p.confirm_pack(CSV.read_bytes(), "v2.csv") == "shipped"
+    (problem,) = rows(p, exception_log, exception_log.c.kind == "PACK_MISMATCH")
+    assert problem.status == "resolved" and "v2.csv" in problem.resolution
+    assert [r.state for r in rows(p, shipment)] == ["shipped"]
+    assert [r.state for r in rows(p, purchase_order)] == ["shipped"]
+    changed = CSV.read_bytes().replace(b"VENDC1119002", b"VENDC1119009")
+    assert p.confirm_pack(changed, "v3.csv") == "duplicate"
+    (late,) = rows(p, exception_log, exception_log.c.kind == "PACK_MISMATCH", exception_log.c.status == "open")
+    assert "already shipped" in late.message
+    assert len(rows(p, outbox, outbox.c.kind == "856")) == 1
+
+
+def test_files_adapter_picks_up_pack_files_and_files_them_away(tmp_path: Path, database_url: str) -> None:
+    engine = open_engine(database_url, data_dir=tmp_path / "data")
+    ensure_schema(engine, upgrade=True)
+    ims = FilesIms(tmp_path / "ims" / "orders", tmp_path / "ims" / "allocations", tmp_path / "ims" / "packs")
+    p = Pipeline(engine, tmp_path / "data", PartnerSettings(mappings_dir=ROOT / "mappings" / "amazon"),
+                 clock=Clock(), ims=ims)
+    p.receive_bytes((SAMPLES / "inbound" / "01_single_line.edi").read_bytes(), "01.edi", "folder")
+    p.process_inbound()
+    (tmp_path / "ims" / "allocations" / "amazon_3K7QW2PA_1.json").write_text(json.dumps({
+        "partner": "amazon", "vendor_central_po_number": "3K7QW2PA", "revision": 1,
+        "allocated_at": "2026-11-16T14:00:00Z", "lines": [{"line_number": "1", "allocated": 72}]}))
+    assert p.allocate_and_acknowledge() == 1
+    packs = tmp_path / "ims" / "packs"
+    (packs / "a_good.csv").write_bytes(CSV.read_bytes())
+    (packs / "b_bad.csv").write_bytes(csv_with(*BODY, header=HEADER.replace("sscc", "carton")))
+    (packs / "notes.txt").write_text("not a pack")
+    assert p.confirm_ims_packs() == [("a_good.csv", "shipped"), ("b_bad.csv", "invalid")]
+    assert (packs / "done" / "a_good.csv").exists()
+    assert (packs / "rejected" / "b_bad.csv").exists() and (packs / "rejected" / "b_bad.csv.error").exists()
+    assert (packs / "notes.txt").exists()
+    assert p.confirm_ims_packs() == []
+    (bad,) = rows(p, exception_log, exception_log.c.kind == "PACK_INVALID")
+    assert "missing column(s) sscc" in bad.message and "unknown column(s) carton" in bad.message
