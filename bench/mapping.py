@@ -32,13 +32,14 @@ sys.path.insert(0, str(REPO))
 def _bench_mapping(work: Path, data: Path) -> Path:
     text = data.read_text("latin-1")
     shutil.copytree(REPO / "mappings" / "amazon", work / "amazon")
-    with (work / "amazon" / "sku-xref.csv").open("a") as f:
-        columns = {"UP": 2, "EN": 3, "BP": 1, "VN": 5}
+    xref = work / "amazon" / "sku-xref.csv"
+    header = xref.read_text().splitlines()[0].split(",")
+    with xref.open("a") as f:
+        columns = {"UP": "upc", "EN": "ean", "BP": "asin", "VN": "vendor_item"}
         for qual, col in columns.items():
             for i, value in enumerate(sorted(set(re.findall(rf"PO1\*[^~]*?\*{qual}\*([^~*\n]+)", text)))):
-                row = [f"B{qual}-{i}", "", "", "", "", "", "bench"]
-                row[col] = value
-                f.write(",".join(row) + "\n")
+                row = dict.fromkeys(header, "") | {"sku": f"B{qual}-{i}", col: value, "description": "bench"}
+                f.write(",".join(row[h] for h in header) + "\n")
     with (work / "amazon" / "fulfillment-centers.csv").open("a") as f:
         for fc in sorted(set(re.findall(r"N1\*ST\*\*\d+\*(\d+)", text))):
             f.write(f"{fc},FC-{fc},bench\n")

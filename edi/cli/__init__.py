@@ -290,6 +290,13 @@ def demo(
             continue
         e.add_row(str(x.id), x.kind, x.po_number or "", x.line_number or "", x.message, x.hint)
     console.print(e)
+    f = Table(title=f"Files written this run (under {out}/)")
+    for col in ("kind", "file", "bytes"):
+        f.add_column(col)
+    for path in written:
+        f.add_row(path.parent.name, path.name, f"{path.stat().st_size:,}")
+    if written:
+        console.print(f)
     dups = sum(1 for x in excs if x.kind == "DUPLICATE")
     console.print(f"inbound: {new} new file(s), {dup} already received; {dups} duplicate(s) with no effect; "
                   f"packs: {', '.join(shipped) or 'none'}")
@@ -370,9 +377,12 @@ def mapping_test(
 def exceptions_list(
     data_dir: DataDir = Path("data"),
     open_only: Annotated[bool, typer.Option("--open", help="Only open entries.")] = False,
+    po: Annotated[str | None, typer.Option("--po", help="Only this PO number.")] = None,
+    kind: Annotated[list[str] | None, typer.Option("--kind", help="Only this kind (repeatable), e.g. SKU_MISMATCH.")
+                    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """List exception-log entries."""
+    """List exception-log entries, oldest first."""
     from sqlalchemy import select  # noqa: PLC0415
 
     from edi.store.pipeline_tables import exception_log as t  # noqa: PLC0415
@@ -381,6 +391,10 @@ def exceptions_list(
         q = select(t).order_by(t.c.id)
         if open_only:
             q = q.where(t.c.status == "open")
+        if po:
+            q = q.where(t.c.po_number == po)
+        if kind:
+            q = q.where(t.c.kind.in_([k.upper() for k in kind]))
         rows = conn.execute(q).all()
     if as_json:
         typer.echo(json.dumps([{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r._mapping.items()}

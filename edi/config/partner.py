@@ -11,6 +11,7 @@ acknowledgement:
   deadline_hours: 24        # Amazon expects the 855 within 24 h of the 850
   alarm_hours: 20           # raise a DEADLINE exception when no 855 has gone out by then
   backorders: as_ordered    # as_ordered: backorder under CSH*Y, reject under CSH*N; never: always reject
+  price_mismatch: warn      # PO104 differs from the cross-reference's cost: warn (log it) or hold the PO
 hot_po:
   order_types: [rush]       # BEG02 RO
   ship_window_days: 5       # a ship window (DTM*063 - BEG05) this short or shorter makes a PO hot
@@ -45,6 +46,7 @@ class AckSettings(_Section):
     deadline_hours: int = Field(default=24, ge=1, le=24 * 14)
     alarm_hours: int = Field(default=20, ge=1, le=24 * 14)
     backorders: Literal["as_ordered", "never"] = "as_ordered"
+    price_mismatch: Literal["warn", "hold"] = "warn"
 
     @model_validator(mode="after")
     def _alarm_before_deadline(self) -> AckSettings:
@@ -98,6 +100,7 @@ class PartnerSettings:
     deadline_hours: int = 24
     alarm_hours: int = 20
     backorders: str = "as_ordered"
+    price_mismatch: str = "warn"
     hot_order_types: tuple[str, ...] = ("rush",)
     hot_window_days: int | None = 5
     hot_list_file: Path | None = None
@@ -122,7 +125,7 @@ class PartnerSettings:
         return cls(
             partner=cfg.partner, mappings_dir=mappings_dir,
             deadline_hours=cfg.acknowledgement.deadline_hours, alarm_hours=cfg.acknowledgement.alarm_hours,
-            backorders=cfg.acknowledgement.backorders,
+            backorders=cfg.acknowledgement.backorders, price_mismatch=cfg.acknowledgement.price_mismatch,
             hot_order_types=cfg.hot_po.order_types, hot_window_days=cfg.hot_po.ship_window_days,
             hot_list_file=hot_list, asn_version=cfg.ship_notice.version,
             ship_from=cfg.ship_notice.ship_from.model_dump(exclude_none=True))

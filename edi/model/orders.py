@@ -86,6 +86,9 @@ class SalesOrderLine(_Model):
     unit: UnitOfMeasure
     unit_price: Decimal = Field(ge=0)
     product_ids: tuple[ProductId, ...] = Field(description="Identifiers as received, echoed in replies")
+    list_cost: Decimal | None = Field(default=None, ge=0, description=(
+        "The vendor's agreed cost per ordered unit (from the cross-reference), when known; a PO price "
+        "that differs raises PRICE_MISMATCH"))
 
 
 class SalesOrder(_Model):

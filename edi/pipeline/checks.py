@@ -41,8 +41,8 @@ def check_855(view_850: dict[str, Any], ack: PurchaseOrderAck, allocation: Alloc
         pairs = [(src[f"PO1{i:02d}"], src.get(f"PO1{i + 1:02d}")) for i in range(6, 25, 2) if f"PO1{i:02d}" in src]
         if [(p.qualifier, p.value) for p in line.product_ids] != pairs:
             problems.append(f"line {line.line_number}: product ids differ from the 850")
-        if "PO104" in src and (line.unit_price <= 0 or line.unit_price > Decimal(str(src["PO104"]))):
-            problems.append(f"line {line.line_number}: price {line.unit_price} is not in (0, {src['PO104']}]")
+        if "PO104" in src and line.unit_price != Decimal(str(src["PO104"])):
+            problems.append(f"line {line.line_number}: price {line.unit_price} differs from the 850's {src['PO104']}")
         total = sum(s.quantity for s in line.statuses)
         if Decimal(total) != line.quantity_ordered:
             problems.append(f"line {line.line_number}: ACK quantities sum to {total}, ordered "

@@ -140,9 +140,11 @@ class FilesIms:
             return None
         try:
             allocation = Allocation.model_validate_json(path.read_bytes())
-            if allocation.vendor_central_po_number != order.vendor_central_po_number:
-                raise ValueError(f"file names PO {allocation.vendor_central_po_number}, expected "
-                                 f"{order.vendor_central_po_number}")
+            if (allocation.partner, allocation.vendor_central_po_number, allocation.revision) != (
+                    order.partner, order.vendor_central_po_number, order.revision):
+                raise ValueError(f"file answers {allocation.partner} PO {allocation.vendor_central_po_number} "
+                                 f"revision {allocation.revision}, expected {order.partner} PO "
+                                 f"{order.vendor_central_po_number} revision {order.revision}")
         except (ValidationError, ValueError) as exc:
             aside = self.allocations_dir / "rejected"
             aside.mkdir(exist_ok=True)

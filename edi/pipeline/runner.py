@@ -305,8 +305,8 @@ class Pipeline:
             po_rows.append({
                 "partner": s.partner, "po_number": po_number, "revision": revision, "content_hash": content_hash,
                 "state": path[-1][1].value, "hot": order is not None and order.hot, "received_at": received_at,
-                "deadline_855_at": deadline, "alarm_raised": False, "interchange_id": ic_ids.get(doc.isa13),
-                "st02": doc.control_number, "canonical": stored,
+                "deadline_855_at": deadline, "alarm_raised": False, "deadline_missed": False,
+                "interchange_id": ic_ids.get(doc.isa13), "st02": doc.control_number, "canonical": stored,
                 "sales_order": order.model_dump_json() if order else None, "allocation": None,
                 "acknowledgement": None, "updated_at": now})
             # the 850 line as received (its PO1 segment) and what the sales order made of it
@@ -339,6 +339,15 @@ class Pipeline:
         exceptions += [ExceptionEntry("MAPPING", f.one_line(), "fix the mapping or the data, then replay",
                                       s.partner, po_number, f.line, key=f.field) for f in result.failures]
         if order is None:
+            return None, exceptions
+        priced = [ln for ln in order.lines if ln.list_cost is not None and ln.unit_price != ln.list_cost]
+        for ln in priced:
+            exceptions.append(ExceptionEntry(
+                "PRICE_MISMATCH", f"line {ln.line_number} ({ln.sku}): PO cost {ln.unit_price} differs from the agreed "
+                f"cost {ln.list_cost}", "the 855 echoes Amazon's price: dispute the cost in Vendor Central or correct "
+                "the cost in sku-xref.csv" + (", then `edi po replay` the PO" if s.price_mismatch == "hold" else ""),
+                s.partner, po_number, ln.line_number, key=f"{ln.unit_price}/{ln.list_cost}"))
+        if priced and s.price_mismatch == "hold":
             return None, exceptions
         hot_why = s.hot_reason(po_number, order.order_type, order.order_date, order.ship_window_end, hot_list)
         changes: dict[str, Any] = {"revision": revision, "hot": hot_why is not None}
@@ -643,25 +652,46 @@ class Pipeline:
         return written
 
     def watch_deadlines(self) -> int:
-        """Raise a DEADLINE exception (once) for every PO without an 855 at ``alarm_hours``."""
+        """Alarm on POs without an 855: DEADLINE at ``alarm_hours``, DEADLINE_MISSED at the deadline (each once).
+
+        Each entry says why the 855 has not gone out (held, waiting for the IMS, ...). Returns the
+        number of entries raised.
+        """
         now = self.clock()
-        alarm = timedelta(hours=self.settings.alarm_hours)
+        s = self.settings
+        waiting = [st.value for st in (POState.RECEIVED, POState.VALIDATED, POState.ORDERED, POState.ALLOCATED,
+                                       POState.HELD)]
         raised = 0
         with transaction(self.engine) as conn:
-            rows = conn.execute(select(purchase_order).where(
-                purchase_order.c.state.in_([s.value for s in (POState.RECEIVED, POState.VALIDATED, POState.ORDERED,
-                                                              POState.ALLOCATED, POState.HELD)]),
-                purchase_order.c.alarm_raised.is_(False))).all()
-            for r in rows:
-                if now - r.received_at >= alarm:
-                    why = {"held": "held for a person (see its exceptions)", "ordered": "waiting for the IMS"}.get(
-                        r.state, f"in state {r.state}")
+            due = conn.execute(select(
+                purchase_order.c.id, purchase_order.c.partner, purchase_order.c.po_number, purchase_order.c.revision,
+                purchase_order.c.state, purchase_order.c.hot, purchase_order.c.deadline_855_at,
+                purchase_order.c.alarm_raised, purchase_order.c.deadline_missed).where(
+                purchase_order.c.partner == s.partner, purchase_order.c.state.in_(waiting),
+                purchase_order.c.received_at <= now - timedelta(hours=s.alarm_hours),
+                (purchase_order.c.alarm_raised.is_(False)) | (
+                    (purchase_order.c.deadline_missed.is_(False)) & (purchase_order.c.deadline_855_at <= now)))
+            ).all()
+            for r in due:
+                why = {"held": "held for a person (see its exceptions: `edi po show " + r.po_number + "`)",
+                       "ordered": "waiting for the IMS's allocation"}.get(r.state, f"in state {r.state}")
+                hot = " (hot PO)" if r.hot else ""
+                changes: dict[str, bool] = {}
+                if not r.alarm_raised:
                     raise_exception(conn, ExceptionEntry(
-                        "DEADLINE", f"PO {r.po_number}: no 855 after {self.settings.alarm_hours} h; due "
+                        "DEADLINE", f"PO {r.po_number}{hot}: no 855 after {s.alarm_hours} h; due "
                         f"{r.deadline_855_at:%Y-%m-%d %H:%M} UTC; {why}", "resolve its exceptions now; Amazon "
-                        "expects the 855 within 24 h", r.partner, r.po_number, key=str(r.revision)), now)
-                    conn.execute(update(purchase_order).where(purchase_order.c.id == r.id).values(alarm_raised=True))
-                    raised += 1
+                        f"expects the 855 within {s.deadline_hours} h", r.partner, r.po_number,
+                        key=str(r.revision)), now)
+                    changes["alarm_raised"] = True
+                if not r.deadline_missed and r.deadline_855_at <= now:
+                    raise_exception(conn, ExceptionEntry(
+                        "DEADLINE_MISSED", f"PO {r.po_number}{hot}: the 855 was due {r.deadline_855_at:%Y-%m-%d %H:%M}"
+                        f" UTC and has not gone out; {why}", "send the 855 as soon as possible and check the "
+                        "compliance dashboard in Vendor Central", r.partner, r.po_number, key=str(r.revision)), now)
+                    changes["deadline_missed"] = True
+                conn.execute(update(purchase_order).where(purchase_order.c.id == r.id).values(**changes))
+                raised += len(changes)
         return raised
 
 

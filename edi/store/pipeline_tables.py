@@ -71,6 +71,7 @@ purchase_order = Table(
     Column("received_at", UTCDateTime, nullable=False),
     Column("deadline_855_at", UTCDateTime, nullable=False),
     Column("alarm_raised", Boolean, nullable=False, default=False),
+    Column("deadline_missed", Boolean, nullable=False, default=False, comment="DEADLINE_MISSED logged"),
     Column("interchange_id", ForeignKey("interchange.id"), nullable=True),
     Column("st02", String(9), nullable=False),
     Column("canonical", Text, nullable=False, comment="the 850's JSON view, written once"),

@@ -51,11 +51,18 @@ class Envelope:
     newline: bool = False
 
 
-def format_decimal(value: Decimal | int, where: str = "value") -> str:
-    """``value`` as an X12 R value: plain notation, trailing fractional zeros suppressed."""
+def format_decimal(value: Decimal | int, where: str = "value", *, echo: bool = False) -> str:
+    """``value`` as an X12 R value in plain notation.
+
+    Computed values drop trailing fractional zeros. With ``echo`` (a value echoed from the
+    partner's document, such as PO104 in the 855) the digits are written as the Decimal holds them,
+    so a price received as ``96.00`` goes back as ``96.00``, not ``96``.
+    """
     d = Decimal(value)
     if not d.is_finite():
         raise OutboundValueError(f"{where} {value!r} is not a finite number and cannot be written in X12")
+    if echo and d.as_tuple().exponent <= 0:  # type: ignore[operator]
+        return format(d, "f")
     if d == 0:
         return "0"
     text = format(d, "f")
@@ -81,8 +88,9 @@ def body_855(ack: PurchaseOrderAck, writer: SegmentWriter) -> list[str]:
         ids: list[str] = []
         for pid in line.product_ids:
             ids += [pid.qualifier, pid.value]
-        out.append(w("PO1", line.line_number, format_decimal(line.quantity_ordered, "PO102"),
-                      line.unit_of_measure, format_decimal(line.unit_price, "PO104"), line.price_basis, *ids))
+        out.append(w("PO1", line.line_number, format_decimal(line.quantity_ordered, "PO102", echo=True),
+                      line.unit_of_measure, format_decimal(line.unit_price, "PO104", echo=True), line.price_basis,
+                      *ids))
         total += line.quantity_ordered
         for st in line.statuses:
             if (st.date_qualifier is None) != (st.schedule_date is None):

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from edi.model import PurchaseOrderAck
 from edi.pipeline import Pipeline, POState
 from edi.pipeline.ims import FilesIms
+from edi.pipeline.records import resolve_exception
 from edi.store import ensure_schema, open_engine
 from edi.store.pipeline_tables import exception_log, outbox, purchase_order
 from edi.x12 import Limits, X12Validator
@@ -104,7 +105,8 @@ def test_same_po_new_interchange_is_a_duplicate_and_changed_content_is_a_held_re
 
 
 def test_deadline_alarm_fires_once_for_a_po_without_855(pipe: tuple[Pipeline, Clock, Path]) -> None:
-    """At 20 h the held PO gets one DEADLINE entry with its reason; acknowledged POs get none."""
+    """At 20 h the held PO gets one DEADLINE entry with its reason, at 24 h one DEADLINE_MISSED; acknowledged
+    POs get none; a resolved entry is not raised again."""
     p, clock, tmp = pipe
     run_all(p, tmp / "out")
     clock.now = T0 + timedelta(hours=19)
@@ -113,7 +115,18 @@ def test_deadline_alarm_fires_once_for_a_po_without_855(pipe: tuple[Pipeline, Cl
     assert p.watch_deadlines() == 1
     assert p.watch_deadlines() == 0
     (alarm,) = rows(p, exception_log, exception_log.c.kind == "DEADLINE")
-    assert "held for a person" in alarm.message
+    assert "held for a person" in alarm.message and "edi po show 3K7QW2PE" in alarm.message
+    clock.now = T0 + timedelta(hours=23, minutes=59)
+    assert p.watch_deadlines() == 0
+    clock.now = T0 + timedelta(hours=24)
+    assert p.watch_deadlines() == 1
+    (missed,) = rows(p, exception_log, exception_log.c.kind == "DEADLINE_MISSED")
+    assert missed.po_number == "3K7QW2PE" and "was due 2026-11-17 13:00 UTC" in missed.message
+    with p.engine.begin() as conn:               # someone resolves both entries; they are not raised again
+        for entry in (alarm, missed):
+            resolve_exception(conn, entry.id, "ana", "855 sent by hand", clock())
+    clock.now = T0 + timedelta(hours=30)
+    assert p.watch_deadlines() == 0
 
 
 def test_pack_exceeding_the_ack_or_with_a_bad_sscc_sends_nothing(pipe: tuple[Pipeline, Clock, Path]) -> None:

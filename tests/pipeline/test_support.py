@@ -56,8 +56,11 @@ def feed(p: Pipeline, *names: str) -> None:
 
 
 def add_xref(partner_dir: Path, sku: str, upc: str) -> None:
-    with (partner_dir / "sku-xref.csv").open("a", encoding="utf-8") as fh:
-        fh.write(f"{sku},,{upc},,,,added by a test\n")
+    path = partner_dir / "sku-xref.csv"
+    header = path.read_text().splitlines()[0].split(",")
+    row = dict.fromkeys(header, "") | {"sku": sku, "upc": upc, "description": "added by a test"}
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(",".join(row[h] for h in header) + "\n")
 
 
 def acks(p: Pipeline, po: str) -> list[str]:
@@ -241,3 +244,32 @@ def test_fill_rate_counts_units_accepted_and_shipped(tmp_path: Path, database_ur
     assert shipped.requested == shipped.accepted == shipped.shipped == shipped.filled and shipped.rate == 1.0
     partial = rates["3K7QW2PF"]
     assert partial.shipped == 0 and partial.rate == 0.0 and 0 < partial.ack_rate < 1
+
+
+# -- price ----------------------------------------------------------------------------------------
+
+
+def test_a_po_price_off_the_agreed_cost_is_logged_and_the_855_still_echoes_amazons_price(
+        tmp_path: Path, database_url: str, partner_dir: Path) -> None:
+    p = make_pipe(tmp_path, database_url, partner_dir)
+    feed(p, "10_deal_with_notes.edi", "02_multi_line.edi")     # the deal PO pays 22.10 for items agreed at 24.53
+    found = rows(p, exception_log, exception_log.c.kind == "PRICE_MISMATCH")
+    assert sorted((r.po_number, r.line_number) for r in found) == [("3K7QW2PL", "1"), ("3K7QW2PL", "2")]
+    assert "PO cost 22.10 differs from the agreed cost 24.53" in found[0].message
+    (text,) = acks(p, "3K7QW2PL")
+    assert "PO1*1*120*EA*22.10*PE*UP*841234001018" in text
+
+
+def test_price_mismatch_hold_waits_for_a_person_then_replays(tmp_path: Path, database_url: str,
+                                                             partner_dir: Path) -> None:
+    cfg = partner_dir / "partner.yaml"
+    cfg.write_text(cfg.read_text().replace("price_mismatch: warn", "price_mismatch: hold"))
+    p = make_pipe(tmp_path, database_url, partner_dir)
+    feed(p, "10_deal_with_notes.edi")
+    (po,) = rows(p, purchase_order)
+    assert po.state == POState.HELD.value and po.sales_order is None
+    xref = partner_dir / "sku-xref.csv"
+    xref.write_text(xref.read_text().replace(",24.53,", ",22.10,"))     # the new cost was agreed after all
+    assert p.replay("3K7QW2PL", "ana", "cost 22.10 agreed with the vendor manager").startswith("ordered")
+    assert p.allocate_and_acknowledge() == 1
+    assert all(r.status == "resolved" for r in rows(p, exception_log, exception_log.c.kind == "PRICE_MISMATCH"))

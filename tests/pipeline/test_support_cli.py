@@ -48,7 +48,7 @@ def test_replay_needs_the_fix_then_sends_one_855_and_survives_a_kill(work: Path)
     held = edi(work, "po", "replay", "3K7QW2PE", "--note", "try")
     assert held.returncode == 1 and "still held" in held.stdout
     with (work / "mappings" / "amazon" / "sku-xref.csv").open("a") as fh:
-        fh.write("VC-1001,,841234999018,,,,same bottle new UPC\n")
+        fh.write("VC-1001,,841234999018,,,,,same bottle new UPC\n")   # sku,asin,upc,ean,isbn,vendor_item,cost,...
     killed = edi(work, "po", "replay", "3K7QW2PE", "--note", "added UPC", failpoint="replay.before_commit")
     assert killed.returncode == -9
     assert "held" in edi(work, "po", "show", "3K7QW2PE").stdout.splitlines()[0]

@@ -218,7 +218,7 @@ def test_minimal_856_without_optional_segments() -> None:
 
 
 def test_855_all_accepted_multiple_ids_test_usage() -> None:
-    """AD ack, several id pairs echoed in order, decimal quantities/prices, ISA15 T, no ACK dates."""
+    """AD ack, several id pairs echoed in order, PO102/PO104 echoed digit for digit, ISA15 T, no ACK dates."""
     ids = (ProductId(qualifier="UP", value="040071156251"), ProductId(qualifier="VN", value="ABC-12/X"),
            ProductId(qualifier="IB", value="0596000480"))
     ack = PurchaseOrderAck(
@@ -233,9 +233,9 @@ def test_855_all_accepted_multiple_ids_test_usage() -> None:
     segs = _st_se(text)
     assert segs[1:-1] == [
         "BAK*00*AD*9XYZ*20220301",
-        "PO1*10*5*CA*39*PE*UP*040071156251*VN*ABC-12/X*IB*0596000480",
+        "PO1*10*5.0*CA*39.00*PE*UP*040071156251*VN*ABC-12/X*IB*0596000480",   # echoed digits as received
         "ACK*IA*5*CA",
-        "PO1*11*2*EA*0.5**UP*040071156251",
+        "PO1*11*2*EA*0.50**UP*040071156251",
         "ACK*IA*2*EA",
         "CTT*2*7",
     ]
