@@ -134,7 +134,8 @@ def partner_check(partner_dir: Annotated[Path, typer.Argument(help="The partner'
             typer.echo(f.one_line() + (f"\n  hint: {f.hint}" if f.hint else ""), err=True)
         raise typer.Exit(EXIT_REJECTED) from None
     typer.echo(f"partner {s.partner}: 855 due {s.deadline_hours} h after the 850 (alarm at {s.alarm_hours} h); "
-               f"backorders {s.backorders}; price mismatch {s.price_mismatch}; "
+               f"backorders {s.backorders}; price mismatch {s.price_mismatch}; unknown items rejected at "
+               f"{s.reject_unknown_items_at_hours or 'off'} h; "
                f"hot POs: order types {', '.join(s.hot_order_types) or 'none'}, "
                f"ship window <= {s.hot_window_days} day(s), list {s.hot_list_file or 'none'} "
                f"({len(s.hot_list())} PO(s)); 856 version {s.asn_version}")

@@ -12,9 +12,11 @@ acknowledgement:
   alarm_hours: 20           # raise a DEADLINE exception when no 855 has gone out by then
   backorders: as_ordered    # as_ordered: backorder under CSH*Y, reject under CSH*N; never: always reject
   price_mismatch: warn      # PO104 differs from the cross-reference's cost: warn (log it) or hold the PO
+  reject_unknown_items_at_hours: 22   # a PO held only by unknown items: answer them rejected (R2) then,
+                                      # so the 855 is not late; off: keep holding
 hot_po:
   order_types: [rush]       # BEG02 RO
-  ship_window_days: 5       # a ship window (DTM*063 - BEG05) this short or shorter makes a PO hot
+  ship_window_days: 5       # a ship window (DTM*063 - BEG05) this short or shorter makes a PO hot (off: none)
   list_file: hot-pos.txt    # optional: one PO number per line ('#' comments); re-read on every run
 ship_notice:
   version: "005010"         # "004010" for partners still on the 4010 ASN
@@ -27,9 +29,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from edi.config.loader import ConfigFinding, YamlError, load_yaml, validation_findings
 
@@ -40,6 +42,18 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _off(value: object) -> object:
+    """``off`` turns an optional number setting off (YAML scalars are strings here: ``null`` is not special)."""
+    if isinstance(value, str) and value.strip().lower() == "off":
+        return None
+    if isinstance(value, str) and value.strip().lower() in ("null", "none", "~", ""):
+        raise ValueError(f"{value!r} is not a number; write off to turn this setting off")
+    return value
+
+
+OptionalHours = Annotated[int | None, BeforeValidator(_off)]
+
+
 class AckSettings(_Section):
     """When the 855 is due and how partial fills are answered."""
 
@@ -47,12 +61,17 @@ class AckSettings(_Section):
     alarm_hours: int = Field(default=20, ge=1, le=24 * 14)
     backorders: Literal["as_ordered", "never"] = "as_ordered"
     price_mismatch: Literal["warn", "hold"] = "warn"
+    reject_unknown_items_at_hours: OptionalHours = Field(default=22, ge=1, le=24 * 14)
 
     @model_validator(mode="after")
     def _alarm_before_deadline(self) -> AckSettings:
         if self.alarm_hours >= self.deadline_hours:
             raise ValueError(f"alarm_hours ({self.alarm_hours}) must come before deadline_hours "
                              f"({self.deadline_hours}): the alarm is the warning")
+        late = self.reject_unknown_items_at_hours
+        if late is not None and late >= self.deadline_hours:
+            raise ValueError(f"reject_unknown_items_at_hours ({late}) must come before deadline_hours "
+                             f"({self.deadline_hours}): the 855 has to go out on time")
         return self
 
 
@@ -60,7 +79,7 @@ class HotPoSettings(_Section):
     """Which POs are hot: allocated first, flagged in the exception log and reports."""
 
     order_types: tuple[Literal["standard", "rush", "new_product", "consigned"], ...] = ("rush",)
-    ship_window_days: int | None = Field(default=5, ge=0, le=365)
+    ship_window_days: OptionalHours = Field(default=5, ge=0, le=365)
     list_file: str | None = Field(default=None, description="PO numbers, one per line, beside partner.yaml")
 
 
@@ -101,6 +120,7 @@ class PartnerSettings:
     alarm_hours: int = 20
     backorders: str = "as_ordered"
     price_mismatch: str = "warn"
+    reject_unknown_items_at_hours: int | None = 22
     hot_order_types: tuple[str, ...] = ("rush",)
     hot_window_days: int | None = 5
     hot_list_file: Path | None = None
@@ -126,6 +146,7 @@ class PartnerSettings:
             partner=cfg.partner, mappings_dir=mappings_dir,
             deadline_hours=cfg.acknowledgement.deadline_hours, alarm_hours=cfg.acknowledgement.alarm_hours,
             backorders=cfg.acknowledgement.backorders, price_mismatch=cfg.acknowledgement.price_mismatch,
+            reject_unknown_items_at_hours=cfg.acknowledgement.reject_unknown_items_at_hours,
             hot_order_types=cfg.hot_po.order_types, hot_window_days=cfg.hot_po.ship_window_days,
             hot_list_file=hot_list, asn_version=cfg.ship_notice.version,
             ship_from=cfg.ship_notice.ship_from.model_dump(exclude_none=True))

@@ -373,9 +373,14 @@ class CompiledMapping:
 
     # -- applying --------------------------------------------------------------------------------
 
-    def apply(self, view: Mapping[str, Any]) -> MappingResult:
-        """Map one source document (its JSON view) to the target model."""
+    def apply(self, view: Mapping[str, Any], *, reject_lines: bool = False) -> MappingResult:
+        """Map one source document (its JSON view) to the target model.
+
+        ``reject_lines`` applies ``on_exception: reject_line`` whatever the mapping says (the
+        pipeline's last resort before an 855 deadline: answer unknown items rejected rather than late).
+        """
         result = MappingResult(None, None)
+        rejecting = reject_lines or (self.spec.lines is not None and self.spec.lines.on_exception == "reject_line")
         doc = dict(view)
         doc.setdefault("_constants", self.spec.constants)
         data: dict[str, Any] = {}
@@ -402,7 +407,7 @@ class CompiledMapping:
                                 result, line_no)
                 line_excepted = len(result.exceptions) > exceptions_before
                 line_failed = len(result.failures) > failures_before
-                if line_excepted and not line_failed and self.spec.lines.on_exception == "reject_line":
+                if line_excepted and not line_failed and rejecting:
                     result.rejected_lines.append(line_no or "?")
                     continue
                 lines.append(line)
@@ -412,7 +417,7 @@ class CompiledMapping:
         po = data.get("vendor_central_po_number")
         if po is not None and result.exceptions:
             result.exceptions = [dataclasses.replace(e, po=str(po)) for e in result.exceptions]
-        if result.failures or (result.exceptions and not self._exceptions_only_rejected_lines(result)):
+        if result.failures or (result.exceptions and not (rejecting and self._only_rejected_lines(result))):
             return result
         try:
             result.target = self.target_model.model_validate(data)
@@ -437,9 +442,8 @@ class CompiledMapping:
                 return
         self._field(cr, raw, out, result, line)
 
-    def _exceptions_only_rejected_lines(self, result: MappingResult) -> bool:
-        if self.spec.lines is None or self.spec.lines.on_exception != "reject_line":
-            return False
+    @staticmethod
+    def _only_rejected_lines(result: MappingResult) -> bool:
         return all(e.line is not None and e.line in result.rejected_lines for e in result.exceptions)
 
     def _field(self, cr: _CompiledRule, raw: Any, out: dict[str, Any], result: MappingResult,

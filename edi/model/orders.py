@@ -165,7 +165,7 @@ class Carton(_Model):
 class PackConfirmation(_Model):
     """The warehouse's confirmation of what was packed and how it ships."""
 
-    shipment_id: str
+    shipment_id: str = Field(min_length=2, max_length=30, description="BSN02: unique per partner")
     partner: str
     ship_date: datetime
     estimated_delivery: date | None = None

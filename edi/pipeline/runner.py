@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from edi.config.partner import PartnerSettings
-from edi.errors import DocumentError
+from edi.errors import DocumentError, OutboundValueError
 from edi.failpoints import failpoint
 from edi.mapping import load_mapping
 from edi.mapping.source import document_view
@@ -71,6 +72,7 @@ from edi.x12.writer import Party
 
 Clock = Callable[[], datetime]
 _INSERT_PO = insert(purchase_order)
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]")
 ORDER_BATCH = 100
 """850s recorded per round trip (all in the file's one transaction)."""
 
@@ -329,10 +331,11 @@ class Pipeline:
             raise_exception(conn, entry, now)
 
     def _make_order(self, conn: Connection, view: dict[str, Any], po_number: str, revision: int,
-                    hot_list: frozenset[str]) -> tuple[SalesOrder | None, list[ExceptionEntry]]:
+                    hot_list: frozenset[str], *, reject_lines: bool = False
+                    ) -> tuple[SalesOrder | None, list[ExceptionEntry]]:
         """Map the 850 view to a sales order and submit it to the IMS; the order (None: held) and exceptions."""
         s = self.settings
-        result = self.map_850.apply(view)
+        result = self.map_850.apply(view, reject_lines=reject_lines)
         order = result.target if isinstance(result.target, SalesOrder) else None
         exceptions = [ExceptionEntry(e.code, e.message, e.hint, s.partner, po_number, e.line)
                       for e in result.exceptions]
@@ -420,8 +423,15 @@ class Pipeline:
                 raise_exception(conn, ExceptionEntry("ACK_CHECK", p, "the 855 would not match the 850: fix, then "
                                                      "replay", row.partner, row.po_number, key=p[:80]), now)
             return 0
-        self._render(conn, "855", f"{row.po_number}/{row.revision}", row.po_number,
-                            lambda e: render_855(ack, e), Delimiters("*", ">", "~", None), now)
+        try:
+            self._render(conn, "855", f"{row.po_number}/{row.revision}", row.po_number,
+                         lambda e: render_855(ack, e), Delimiters("*", ">", "~", None), now)
+        except OutboundValueError as exc:
+            transition(conn, po_id, POState.HELD, "855 cannot be written: nothing sent", now)
+            raise_exception(conn, ExceptionEntry(
+                "OUTBOUND_FORBIDDEN_CHAR", f"855 for PO {row.po_number}: {exc.args[0]}",
+                "correct the value at its source, then `edi po replay` the PO", row.partner, row.po_number), now)
+            return 0
         conn.execute(update(purchase_order).where(purchase_order.c.id == po_id).values(
             acknowledgement=ack.model_dump_json()))
         trail(conn, po_id, "ack", {ln.line_number: [s.model_dump(mode="json") for s in ln.statuses]
@@ -439,13 +449,24 @@ class Pipeline:
 
     def _render(self, conn: Connection, kind: str, subject: str, label: str, render: Callable[[Envelope], str],
                 delims: Delimiters, now: datetime) -> str:
-        """Reserve control numbers and store the rendered bytes in the outbox, in the caller's transaction."""
+        """Reserve control numbers and store the rendered bytes in the outbox, in the caller's transaction.
+
+        A value X12 cannot carry (a delimiter or control character in IMS or warehouse data) raises
+        OutboundValueError with the reservation rolled back: no control number is spent.
+        """
         ours, theirs = self._parties(conn)
-        r = reserve(conn, sender=(ours.qualifier, ours.id), receiver=(theirs.qualifier, theirs.id), groups=1,
-                    sets_per_group=1, purpose=f"{kind} {label}")
-        text = render(Envelope(ours, theirs, "P", delims, now, r.isa13, r.group_numbers[0]))
+        savepoint = conn.begin_nested()
+        try:
+            r = reserve(conn, sender=(ours.qualifier, ours.id), receiver=(theirs.qualifier, theirs.id), groups=1,
+                        sets_per_group=1, purpose=f"{kind} {label}")
+            text = render(Envelope(ours, theirs, "P", delims, now, r.isa13, r.group_numbers[0]))
+        except OutboundValueError:
+            savepoint.rollback()
+            raise
+        savepoint.commit()
+        safe = _SAFE_NAME.sub("_", label)[:40]  # a file name from partner data: never a path
         conn.execute(insert(outbox).values(kind=kind, subject=subject, partner=self.settings.partner, isa13=r.isa13,
-                                           filename=f"{kind}_{label}_{r.isa13:09d}.edi", payload=text.encode("ascii"),
+                                           filename=f"{kind}_{safe}_{r.isa13:09d}.edi", payload=text.encode("ascii"),
                                            created_at=now, attempts=0))
         return text
 
@@ -514,9 +535,18 @@ class Pipeline:
                                                          pack.partner, key=f"{pack.shipment_id}:{p[:60]}"), now)
                 return "held"
             ship = notice
-            self._render(conn, "856", pack.shipment_id, pack.shipment_id,
-                         lambda e: render_856(ship, e, self.settings.asn_version),
-                         Delimiters("*", ">", "~", "^" if self.settings.asn_version == "005010" else None), now)
+            try:
+                self._render(conn, "856", pack.shipment_id, pack.shipment_id,
+                             lambda e: render_856(ship, e, self.settings.asn_version),
+                             Delimiters("*", ">", "~", "^" if self.settings.asn_version == "005010" else None), now)
+            except OutboundValueError as exc:
+                conn.execute(update(shipment).where(shipment.c.partner == pack.partner,
+                                                    shipment.c.shipment_id == pack.shipment_id).values(state="held"))
+                raise_exception(conn, ExceptionEntry(
+                    "OUTBOUND_FORBIDDEN_CHAR", f"shipment {pack.shipment_id}: {exc.args[0]}",
+                    "correct the pack confirmation and submit it again; nothing was sent", pack.partner,
+                    key=f"{pack.shipment_id}:{digest[:16]}"), now)
+                return "held"
             for po in pos:
                 r = rows[po]
                 trail(conn, r.id, "asn", {i.line_number: {"sscc": c.sscc, "quantity": i.quantity}
@@ -651,12 +681,65 @@ class Pipeline:
             written.append(target)
         return written
 
+    def reject_unknown_items(self) -> int:
+        """Before the 855 deadline, unstick POs held only by unknown items: order the known lines, reject the rest.
+
+        At ``reject_unknown_items_at_hours`` after receipt, a held PO whose open exceptions are
+        all line-level mapping exceptions (an unknown SKU, say) is mapped again with those lines
+        rejected: the sales order carries the known lines, and its 855 answers the others with the
+        invalid-item code. A PO whose every line is unknown, or held for any other reason, stays
+        held (the DEADLINE alarms go on). Returns the number of POs released.
+        """
+        s = self.settings
+        if s.reject_unknown_items_at_hours is None:
+            return 0
+        now = self.clock()
+        self.refresh_mappings()
+        released = 0
+        with transaction(self.engine) as conn:
+            held = conn.execute(select(purchase_order.c.id, purchase_order.c.po_number, purchase_order.c.revision,
+                                       purchase_order.c.canonical).where(
+                purchase_order.c.partner == s.partner, purchase_order.c.state == POState.HELD.value,
+                purchase_order.c.sales_order.is_(None), purchase_order.c.revision == 1,
+                purchase_order.c.received_at <= now - timedelta(hours=s.reject_unknown_items_at_hours))).all()
+            for r in held:
+                before = open_exceptions(conn, s.partner, r.po_number)
+                lines_only = [x for x in before if x.kind not in ("HOT_PO", "DUPLICATE", "DEADLINE",
+                                                                   "DEADLINE_MISSED", "PRICE_MISMATCH")]
+                if not lines_only or any(x.line_number is None or x.kind == "MAPPING" for x in lines_only):
+                    continue
+                order, exceptions = self._make_order(conn, json.loads(r.canonical), r.po_number, r.revision,
+                                                     s.hot_list(), reject_lines=True)
+                if order is None:
+                    continue
+                rejected = sorted({x.line_number for x in lines_only}, key=lambda n: (len(n), n))
+                conn.execute(update(purchase_order).where(purchase_order.c.id == r.id).values(
+                    sales_order=order.model_dump_json(), hot=order.hot))
+                trail(conn, r.id, "sales_order", _order_trail(order), now)
+                transition(conn, r.id, POState.ORDERED, f"still held at {s.reject_unknown_items_at_hours} h: "
+                           f"line(s) {', '.join(rejected)} rejected as invalid items so the 855 is on time", now)
+                for x in lines_only:
+                    resolve_exception(conn, x.id, "pipeline", f"line {x.line_number} answered rejected (invalid "
+                                      f"item) in the 855 at {s.reject_unknown_items_at_hours} h", now)
+                raise_exception(conn, ExceptionEntry(
+                    "LINES_REJECTED", f"PO {r.po_number}: line(s) {', '.join(rejected)} rejected as unknown items at "
+                    f"{s.reject_unknown_items_at_hours} h to meet the 855 deadline",
+                    "fix the cross-reference for the next POs; rejected units count against the fill rate",
+                    s.partner, r.po_number), now)
+                for entry in exceptions:
+                    if entry.kind in ("HOT_PO", "PRICE_MISMATCH"):
+                        raise_exception(conn, entry, now)
+                released += 1
+        return released
+
     def watch_deadlines(self) -> int:
         """Alarm on POs without an 855: DEADLINE at ``alarm_hours``, DEADLINE_MISSED at the deadline (each once).
 
         Each entry says why the 855 has not gone out (held, waiting for the IMS, ...). Returns the
-        number of entries raised.
+        number of entries raised. POs held only by unknown items are released first when their
+        time has come (``reject_unknown_items``).
         """
+        self.reject_unknown_items()
         now = self.clock()
         s = self.settings
         waiting = [st.value for st in (POState.RECEIVED, POState.VALIDATED, POState.ORDERED, POState.ALLOCATED,

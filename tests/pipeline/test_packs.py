@@ -104,3 +104,26 @@ def test_files_adapter_picks_up_pack_files_and_files_them_away(tmp_path: Path, d
     assert p.confirm_ims_packs() == []
     (bad,) = rows(p, exception_log, exception_log.c.kind == "PACK_INVALID")
     assert "missing column(s) sscc" in bad.message and "unknown column(s) carton" in bad.message
+
+
+def test_a_delimiter_in_warehouse_data_holds_the_856_without_spending_numbers(
+        pipe: tuple[Pipeline, Clock, Path]) -> None:
+    """F52: a bill of lading 'AB*12' cannot be written in X12 004010/005010 (no escape): held, not sent."""
+    from edi.store.control_numbers import control_number_reservation  # noqa: PLC0415
+
+    p, _, tmp = pipe
+    p.receive_bytes((SAMPLES / "inbound" / "01_single_line.edi").read_bytes(), "01.edi", "folder")
+    p.process_inbound()
+    p.allocate_and_acknowledge()
+    reserved = len(rows(p, control_number_reservation))
+    bad = CSV.read_bytes().replace(b"VENDC1119002", b"AB*12")
+    assert p.confirm_pack(bad, "bad.csv") == "held"
+    (entry,) = rows(p, exception_log, exception_log.c.kind == "OUTBOUND_FORBIDDEN_CHAR")
+    assert "'AB*12'" in entry.message and "VENDC261119B" in entry.message
+    assert len(rows(p, control_number_reservation)) == reserved
+    assert not rows(p, outbox, outbox.c.kind == "856")
+    # a hostile shipment id never becomes a path
+    fixed = CSV.read_bytes().replace(b"VENDC261119B", b"../../etc")
+    assert p.confirm_pack(fixed, "fixed.csv") == "shipped"
+    (written,) = [f for f in p.send_outbox(tmp / "out") if f.parent.name == "856"]
+    assert written.parent == tmp / "out" / "856" and ".." not in written.name

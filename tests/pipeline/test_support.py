@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,11 @@ def test_partner_file_problems_are_all_reported_with_their_position(tmp_path: Pa
     assert any("partner.yaml:3:" in x and "alarm_hours" in x for x in lines), lines
     assert any("partner.yaml:6:" in x and "version" in x for x in lines), lines
     assert any("partner.yaml:7:" in x and "colour" in x for x in lines), lines
+    (d / "partner.yaml").write_text("partner: amazon\nhot_po:\n  ship_window_days: null\n")
+    with pytest.raises(YamlError, match=r"partner.yaml:3:.*write off to turn this setting off"):
+        PartnerSettings.load(d)
+    (d / "partner.yaml").write_text("partner: amazon\nhot_po:\n  ship_window_days: off\n")
+    assert PartnerSettings.load(d).hot_window_days is None
     (d / "partner.yaml").write_text("partner: amazon\nhot_po:\n  list_file: nowhere.txt\n")
     with pytest.raises(YamlError, match=r"nowhere\.txt does not exist"):
         PartnerSettings.load(d)
@@ -273,3 +279,56 @@ def test_price_mismatch_hold_waits_for_a_person_then_replays(tmp_path: Path, dat
     assert p.replay("3K7QW2PL", "ana", "cost 22.10 agreed with the vendor manager").startswith("ordered")
     assert p.allocate_and_acknowledge() == 1
     assert all(r.status == "resolved" for r in rows(p, exception_log, exception_log.c.kind == "PRICE_MISMATCH"))
+
+
+# -- unknown items before the deadline ------------------------------------------------------------
+
+
+def test_unknown_items_are_rejected_at_22_h_so_the_855_is_not_late(tmp_path: Path, database_url: str,
+                                                                    partner_dir: Path) -> None:
+    """F34: held for an unknown UPC, unresolved at 22 h: the known line is ordered, the unknown one answered R2."""
+    p = make_pipe(tmp_path, database_url, partner_dir)
+    clock = p.clock
+    assert isinstance(clock, Clock)
+    feed(p, "05_unknown_sku.edi")
+    clock.now = T0 + timedelta(hours=21, minutes=59)
+    assert p.reject_unknown_items() == 0
+    clock.now = T0 + timedelta(hours=22)
+    p.watch_deadlines()
+    assert p.allocate_and_acknowledge() == 1
+    (po,) = rows(p, purchase_order)
+    assert po.state == POState.ACKNOWLEDGED.value
+    (text,) = acks(p, "3K7QW2PE")
+    segs = text.split("~")
+    assert segs[segs.index("PO1*1*24*EA*24.53*PE*UP*841234001018") + 1].startswith("ACK*IA*24*EA")
+    assert segs[segs.index("PO1*2*18*EA*12.75*PE*UP*841234999018") + 1] == "ACK*R2*18*EA"
+    (sku,) = rows(p, exception_log, exception_log.c.kind == "SKU_MISMATCH")
+    assert sku.status == "resolved" and "22 h" in sku.resolution
+    (note,) = rows(p, exception_log, exception_log.c.kind == "LINES_REJECTED")
+    assert note.status == "open" and "line(s) 2" in note.message
+    assert p.reject_unknown_items() == 0
+
+
+def test_a_po_of_only_unknown_items_stays_held(tmp_path: Path, database_url: str,
+                                                                       partner_dir: Path) -> None:
+    p = make_pipe(tmp_path, database_url, partner_dir)
+    clock = p.clock
+    assert isinstance(clock, Clock)
+    data = (SAMPLES / "inbound" / "05_unknown_sku.edi").read_bytes().replace(b"841234001018", b"841234999025")
+    p.receive_bytes(data, "all-unknown.edi", "folder")
+    p.process_inbound()
+    clock.now = T0 + timedelta(hours=23)
+    assert p.reject_unknown_items() == 0
+    assert [r.state for r in rows(p, purchase_order)] == ["held"]
+
+
+def test_with_the_setting_off_a_po_with_unknown_items_stays_held(tmp_path: Path, database_url: str,
+                                                                  partner_dir: Path) -> None:
+    cfg = partner_dir / "partner.yaml"
+    cfg.write_text(cfg.read_text().replace("reject_unknown_items_at_hours: 22", "reject_unknown_items_at_hours: off"))
+    p = make_pipe(tmp_path, database_url, partner_dir)
+    assert p.settings.reject_unknown_items_at_hours is None
+    feed(p, "05_unknown_sku.edi")
+    p.clock.now = T0 + timedelta(hours=23)  # type: ignore[attr-defined]
+    assert p.reject_unknown_items() == 0
+    assert [r.state for r in rows(p, purchase_order)] == ["held"]
