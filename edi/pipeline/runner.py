@@ -207,22 +207,28 @@ class Pipeline:
             tee = _Tee(builder, staged)
             report = self.validator.validate_path(path, tee)
             keys = [(f"{ic.isa[5]}/{ic.isa[6].strip()}", f"{ic.isa[7]}/{ic.isa[8].strip()}", ic.control_number)
-                    for ic in report.interchanges if len(ic.isa) > 13]
-            seen = [k for k in keys if conn.execute(select(interchange.c.id).where(
-                interchange.c.sender == k[0], interchange.c.receiver == k[1], interchange.c.isa13 == k[2])).first()]
-            if seen:
-                savepoint.rollback()  # no 997 numbers consumed for a duplicate interchange
-                conn.execute(update(inbound_file).where(inbound_file.c.id == file_id).values(
-                    disposition="duplicate_interchange", processed_at=now))
-                raise_exception(conn, ExceptionEntry("DUPLICATE", f"{name}: interchange {seen[0][2]} from "
-                                                     f"{seen[0][0]} was already received; no effect",
-                                                     "no action needed", self.settings.partner, key=seen[0][2]), now)
+                    if len(ic.isa) > 13 else None for ic in report.interchanges]
+            digests = _interchange_digests(path, [ic.byte_offset for ic in report.interchanges])
+            earlier = {}
+            for k in keys:
+                if k is not None:
+                    hit = conn.execute(select(interchange.c.sha256, inbound_file.c.remote_name)
+                                       .join(inbound_file).where(interchange.c.sender == k[0],
+                                                                 interchange.c.receiver == k[1],
+                                                                 interchange.c.isa13 == k[2])).first()
+                    if hit is not None:
+                        earlier[k] = hit
+            if earlier:
+                savepoint.rollback()  # no 997 numbers consumed: nothing of this file takes effect
+                self._envelope_duplicate(conn, file_id, name, keys, digests, earlier, now)
                 return
             savepoint.commit()
             ic_ids = {}
-            for ic, key in zip(report.interchanges, keys, strict=False):
+            for ic, key, digest in zip(report.interchanges, keys, digests, strict=True):
+                if key is None:
+                    continue
                 ic_ids[ic.control_number] = conn.execute(insert(interchange).values(
-                    inbound_file_id=file_id, sender=key[0], receiver=key[1], isa13=key[2],
+                    inbound_file_id=file_id, sender=key[0], receiver=key[1], isa13=key[2], sha256=digest,
                     usage=ic.isa[15] if len(ic.isa) > 15 else "P", accepted=not ic.rejected)).inserted_primary_key[0]
             for ack in builder.written:
                 conn.execute(insert(outbox).values(
@@ -232,7 +238,7 @@ class Pipeline:
             for finding in report.errors[:50]:
                 raise_exception(conn, ExceptionEntry("VALIDATION", finding.one_line().replace(str(path), name),
                                                      finding.hint, self.settings.partner,
-                                                     key=f"{_sha256(path.read_bytes())[:12]}:{finding.code}:"
+                                                     key=f"{path.name[:12]}:{finding.code}:"
                                                          f"{finding.position.segment_index}:{finding.position.element}"),
                                 now)
             # validate the whole interchange before mapping anything (I3): accepted sets were staged
@@ -251,6 +257,40 @@ class Pipeline:
             conn.execute(update(inbound_file).where(inbound_file.c.id == file_id).values(
                 disposition="processed" if report.accepted else "quarantined", processed_at=now))
             failpoint("parse.validated_before_commit")
+
+    def _envelope_duplicate(self, conn: Connection, file_id: int, name: str,
+                            keys: list[tuple[str, str, str] | None], digests: list[str],
+                            earlier: dict[tuple[str, str, str], Any], now: datetime) -> None:
+        """A file whose interchange(s) were received before: no effect, and the reason on record.
+
+        Same control number and same bytes: ``duplicate_interchange`` (Amazon re-dropped it).
+        Same control number, other bytes: ``control_number_reuse``: quarantined for a person, since
+        either the sender reused ISA13 or the content changed without a new interchange. A file
+        mixing received and new interchanges is quarantined as well (split it and resubmit).
+        """
+        s = self.settings
+        changed = [k for k, d in zip(keys, digests, strict=True) if k in earlier and earlier[k].sha256 != d]
+        fresh = [k for k in keys if k is not None and k not in earlier]
+        first = next(iter(earlier))
+        if changed:
+            k = changed[0]
+            disposition, entry = "control_number_reuse", ExceptionEntry(
+                "CONTROL_NUMBER_REUSE", f"{name}: interchange {k[2]} from {k[0]} reuses the control number of "
+                f"{earlier[k].remote_name} with different content; nothing was processed",
+                "ask the sender to resend with a new ISA13; compare both files in the archive", s.partner,
+                key=f"{k[0]}/{k[2]}/{file_id}")
+        elif fresh:
+            disposition, entry = "quarantined", ExceptionEntry(
+                "PARTIAL_DUPLICATE", f"{name}: interchange(s) {', '.join(k[2] for k in earlier)} were received "
+                f"before, {', '.join(k[2] for k in fresh)} are new; nothing was processed",
+                "split the file and put the new interchange(s) back", s.partner, key=f"{first[2]}/{file_id}")
+        else:
+            disposition, entry = "duplicate_interchange", ExceptionEntry(
+                "DUPLICATE", f"{name}: interchange {first[2]} from {first[0]} was already received "
+                f"(in {earlier[first].remote_name}); no effect", "no action needed", s.partner, key=first[2])
+        conn.execute(update(inbound_file).where(inbound_file.c.id == file_id).values(
+            disposition=disposition, processed_at=now))
+        raise_exception(conn, entry, now)
 
     def _orders(self, conn: Connection, docs: list[Document], ic_ids: dict[str, int], received_at: datetime,
                 now: datetime, hot_list: frozenset[str]) -> None:
@@ -437,6 +477,13 @@ class Pipeline:
         trail(conn, po_id, "ack", {ln.line_number: [s.model_dump(mode="json") for s in ln.statuses]
                                    for ln in ack.lines}, now)
         transition(conn, po_id, POState.ACKNOWLEDGED, f"855 {ack.ack_type} rendered into the outbox", now)
+        ordered = {ln.line_number: ln.quantity for ln in order.lines}
+        for a in allocation.lines:
+            if a.line_number in ordered and a.allocated > ordered[a.line_number]:
+                raise_exception(conn, ExceptionEntry(
+                    "OVER_ALLOCATION", f"line {a.line_number}: the IMS allocated {a.allocated}, the PO orders "
+                    f"{ordered[a.line_number]}; the 855 accepts {ordered[a.line_number]}",
+                    "release the surplus in the IMS", row.partner, row.po_number, a.line_number), now)
         short = [ln for ln in view["lines"] if ln["accepted"] < ln["quantity_ordered"]]
         for ln in short:
             raise_exception(conn, ExceptionEntry(
@@ -776,6 +823,27 @@ class Pipeline:
                 conn.execute(update(purchase_order).where(purchase_order.c.id == r.id).values(**changes))
                 raised += len(changes)
         return raised
+
+
+def _interchange_digests(path: Path, offsets: list[int]) -> list[str]:
+    """SHA-256 of each interchange's bytes (from its ISA to the next one), trailing whitespace left out."""
+    size = path.stat().st_size
+    out = []
+    with path.open("rb") as fh:
+        for start, stop in zip(offsets, [*offsets[1:], size], strict=True):
+            fh.seek(max(start, stop - 64))
+            tail = fh.read(stop - max(start, stop - 64))
+            digest = hashlib.sha256()
+            fh.seek(start)
+            left = stop - (len(tail) - len(tail.rstrip())) - start
+            while left > 0:
+                chunk = fh.read(min(left, 1 << 20))
+                if not chunk:
+                    break
+                digest.update(chunk)
+                left -= len(chunk)
+            out.append(digest.hexdigest())
+    return out
 
 
 def _order_trail(order: SalesOrder) -> dict[str, str]:

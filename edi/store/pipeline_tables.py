@@ -56,6 +56,7 @@ interchange = Table(
     Column("isa13", String(9), nullable=False),
     Column("usage", String(1), nullable=False),
     Column("accepted", Boolean, nullable=False),
+    Column("sha256", String(64), nullable=False, comment="the interchange's bytes, trailing space stripped"),
     UniqueConstraint("sender", "receiver", "isa13", name="uq_interchange_envelope"),
 )
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 
 from edi.pipeline import Pipeline
 from edi.store.control_numbers import control_number_reservation
-from edi.store.pipeline_tables import inbound_duplicate, inbound_file, outbox, purchase_order
+from edi.store.pipeline_tables import exception_log, inbound_duplicate, inbound_file, outbox, purchase_order
 from tests.conftest import SAMPLES
 from tests.pipeline._util import T0, Clock, rows
 
@@ -90,3 +90,33 @@ def test_7_times_are_utc_and_the_deadline_is_24_hours_after_receipt(pipe: tuple[
     assert po.received_at.tzinfo is not None and po.received_at.utcoffset() == timedelta(0)
     assert po.received_at == T0.astimezone(UTC)
     assert po.deadline_855_at - po.received_at == timedelta(hours=24)
+
+
+def test_2_same_control_number_with_other_content_is_quarantined_not_ignored(
+        pipe: tuple[Pipeline, Clock, Path]) -> None:
+    """D4: same sender and ISA13, different bytes: control_number_reuse, nothing mapped, a person decides."""
+    p, _, _ = pipe
+    data = ONE.read_bytes()
+    assert p.receive_bytes(data, "a.edi", "folder")
+    p.process_inbound()
+    changed = data.replace(b"PO1*1*72*", b"PO1*1*60*").replace(b"CTT*1*72", b"CTT*1*60")
+    assert p.receive_bytes(changed, "b.edi", "folder")
+    p.process_inbound()
+    assert sorted(r.disposition for r in rows(p, inbound_file)) == ["control_number_reuse", "processed"]
+    (entry,) = rows(p, exception_log, exception_log.c.kind == "CONTROL_NUMBER_REUSE")
+    assert "b.edi" in entry.message and "a.edi" in entry.message and "new ISA13" in entry.hint
+    assert [(r.revision, r.state) for r in rows(p, purchase_order)] == [(1, "ordered")]
+    assert len(rows(p, outbox, outbox.c.kind == "997")) == 1
+
+
+def test_2_a_file_mixing_received_and_new_interchanges_is_quarantined(pipe: tuple[Pipeline, Clock, Path]) -> None:
+    p, _, _ = pipe
+    old = ONE.read_bytes()
+    assert p.receive_bytes(old, "a.edi", "folder")
+    p.process_inbound()
+    new = (SAMPLES / "inbound" / "02_multi_line.edi").read_bytes()
+    assert p.receive_bytes(old + new, "both.edi", "folder")
+    p.process_inbound()
+    (entry,) = rows(p, exception_log, exception_log.c.kind == "PARTIAL_DUPLICATE")
+    assert "split the file" in entry.hint
+    assert [r.po_number for r in rows(p, purchase_order)] == ["3K7QW2PA"]

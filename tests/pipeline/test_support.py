@@ -332,3 +332,23 @@ def test_with_the_setting_off_a_po_with_unknown_items_stays_held(tmp_path: Path,
     p.clock.now = T0 + timedelta(hours=23)  # type: ignore[attr-defined]
     assert p.reject_unknown_items() == 0
     assert [r.state for r in rows(p, purchase_order)] == ["held"]
+
+
+def test_over_allocation_accepts_the_ordered_quantity_and_says_so(tmp_path: Path, database_url: str,
+                                                                  partner_dir: Path) -> None:
+    """F42: the IMS allocates 80 to a line of 72: the 855 accepts 72; OVER_ALLOCATION names the surplus."""
+    from edi.pipeline.ims import FilesIms  # noqa: PLC0415
+
+    engine = open_engine(database_url, data_dir=tmp_path / "data")
+    ensure_schema(engine, upgrade=True)
+    ims = FilesIms(tmp_path / "orders", tmp_path / "allocations")
+    p = Pipeline(engine, tmp_path / "data", PartnerSettings.load(partner_dir), clock=Clock(), ims=ims)
+    feed(p, "01_single_line.edi")
+    (tmp_path / "allocations" / "amazon_3K7QW2PA_1.json").write_text(json.dumps({
+        "partner": "amazon", "vendor_central_po_number": "3K7QW2PA", "revision": 1,
+        "allocated_at": "2026-11-16T14:00:00Z", "lines": [{"line_number": "1", "allocated": 80}]}))
+    assert p.allocate_and_acknowledge() == 1
+    (text,) = acks(p, "3K7QW2PA")
+    assert "ACK*IA*72*EA" in text and "BAK*00*AD*" in text
+    (entry,) = rows(p, exception_log, exception_log.c.kind == "OVER_ALLOCATION")
+    assert entry.line_number == "1" and "allocated 80" in entry.message

@@ -123,6 +123,9 @@ def upgrade() -> None:
         sa.Column("isa13", sa.String(length=9), nullable=False),
         sa.Column("usage", sa.String(length=1), nullable=False),
         sa.Column("accepted", sa.Boolean(), nullable=False),
+        sa.Column(
+            "sha256", sa.String(length=64), nullable=False, comment="the interchange's bytes, trailing space stripped"
+        ),
         sa.ForeignKeyConstraint(
             ["inbound_file_id"], ["inbound_file.id"], name=op.f("fk_interchange_inbound_file_id_inbound_file")
         ),
