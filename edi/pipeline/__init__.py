@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from edi.config.partner import PartnerSettings
 from edi.pipeline.records import POState
-from edi.pipeline.runner import PartnerSettings, Pipeline
+from edi.pipeline.runner import Pipeline
 
 __all__ = ["POState", "PartnerSettings", "Pipeline"]

@@ -1,0 +1,83 @@
+"""What every step of the order pipeline shares: the pipeline's state and small helpers.
+
+The steps live in mixins (``inbound``, ``outbound``, ``support``) that ``runner.Pipeline`` puts
+together; each relies only on the attributes declared here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Engine
+
+from edi.config.partner import PartnerSettings
+from edi.mapping import load_mapping
+from edi.mapping.engine import CompiledMapping
+from edi.model import Allocation, SalesOrder
+from edi.pipeline.ims import ImsAdapter
+from edi.pipeline.records import ExceptionEntry
+from edi.x12 import X12Validator
+
+Clock = Callable[[], datetime]
+
+
+class StepsBase:
+    """The attributes the step mixins share (set by ``Pipeline.__init__`` and ``refresh_mappings``)."""
+
+    engine: Engine
+    data_dir: Path
+    archive: Path
+    settings: PartnerSettings
+    clock: Clock
+    validator: X12Validator
+    ims: ImsAdapter
+    map_850: CompiledMapping
+    map_855: CompiledMapping
+    map_856: CompiledMapping
+    codes: dict[str, str]
+
+    def refresh_mappings(self) -> None:
+        """(Re)load the partner's mappings; a changed mapping or lookup table is compiled anew, else reused."""
+        m = self.settings.mappings_dir
+        self.map_850 = load_mapping(m / "850_to_sales_order.yaml")
+        self.map_855 = load_mapping(m / "sales_order_to_855.yaml")
+        self.map_856 = load_mapping(m / "shipment_to_856.yaml")
+        self.codes = {k: str(v) for k, v in self.map_855.spec.constants.items()}
+
+    if TYPE_CHECKING:  # provided by the mixins
+        def _make_order(self, conn: Connection, view: dict[str, Any], po_number: str, revision: int,
+                        hot_list: frozenset[str], *, reject_lines: bool = False
+                        ) -> tuple[SalesOrder | None, list[ExceptionEntry]]: ...
+
+        def _answer(self, conn: Connection, row: Any, order: SalesOrder, allocation: Allocation,
+                    now: datetime) -> int: ...
+
+
+def sha256_hex(data: bytes) -> str:
+    """The SHA-256 of ``data`` in hex."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a fsynced temporary file and rename; the directory is fsynced too."""
+    tmp = path.with_name(path.name + ".part")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def order_trail(order: SalesOrder) -> dict[str, str]:
+    """The sales-order stage of the line trail: what the IMS was asked for, per line."""
+    return {ln.line_number: f"sku={ln.sku} quantity={ln.quantity} unit={ln.unit}" for ln in order.lines}

@@ -1,0 +1,308 @@
+"""The 855 after allocation, the 856 after pack confirmation, and the outbox.
+
+Each document is rendered once, in the transaction of the event that caused it, with its control
+numbers reserved there; its bytes go to the outbox, and every (re)send writes those same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from edi.errors import OutboundValueError
+from edi.failpoints import failpoint
+from edi.mapping.views import (
+    AllocationMismatchError,
+    accepted_codes,
+    acknowledgement_view,
+    received_lines,
+    shipment_view,
+    shippable_codes,
+)
+from edi.model import Allocation, PackConfirmation, PurchaseOrderAck, SalesOrder, ShipNotice
+from edi.pipeline.base import StepsBase, sha256_hex, write_durably
+from edi.pipeline.checks import check_855, check_pack
+from edi.pipeline.ims import ImsFileError
+from edi.pipeline.packs import PackFileError, parse_pack
+from edi.pipeline.records import (
+    ExceptionEntry,
+    POState,
+    raise_exception,
+    resolve_exception,
+    trail,
+    transition,
+)
+from edi.store import reserve, transaction
+from edi.store.pipeline_tables import (
+    exception_log,
+    interchange,
+    outbox,
+    purchase_order,
+    shipment,
+)
+from edi.x12.envelope import Delimiters
+from edi.x12.render import Envelope, render_855, render_856
+from edi.x12.writer import Party
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]")
+
+
+class OutboundSteps(StepsBase):
+    """The 855 after allocation, the 856 after pack confirmation, and the outbox."""
+
+    # -- allocation and 855 -----------------------------------------------------------------------
+
+    def allocate_and_acknowledge(self) -> int:
+        """Allocate ordered POs (hot first), then render their 855s. Returns the number acknowledged."""
+        self.refresh_mappings()
+        done = 0
+        with self.engine.connect() as conn:
+            ids = [r.id for r in conn.execute(
+                select(purchase_order.c.id).where(purchase_order.c.state == POState.ORDERED.value)
+                .order_by(purchase_order.c.hot.desc(), purchase_order.c.received_at, purchase_order.c.id))]
+        for po_id in ids:
+            with transaction(self.engine) as conn:
+                done += self._acknowledge(conn, po_id, self.clock())
+        return done
+
+    def _acknowledge(self, conn: Connection, po_id: int, now: datetime) -> int:
+        row = conn.execute(select(purchase_order).where(purchase_order.c.id == po_id)).one()
+        if row.state != POState.ORDERED.value:
+            return 0
+        order = SalesOrder.model_validate_json(row.sales_order)
+        try:
+            allocation = self.ims.allocation_for(conn, order, now)
+        except ImsFileError as exc:
+            raise_exception(conn, ExceptionEntry("IMS_FILE", str(exc), exc.hint or "", row.partner, row.po_number,
+                                                 key=exc.__class__.__name__), now)
+            return 0
+        if allocation is None:
+            return 0  # the IMS has not answered yet; the 855 deadline watcher keeps an eye on it
+        conn.execute(update(purchase_order).where(purchase_order.c.id == po_id).values(
+            allocation=allocation.model_dump_json()))
+        trail(conn, po_id, "allocation", {a.line_number: a.model_dump(mode="json") for a in allocation.lines}, now)
+        transition(conn, po_id, POState.ALLOCATED, "allocation received from the IMS", now)
+        return self._answer(conn, row, order, allocation, now)
+
+    def _answer(self, conn: Connection, row: Any, order: SalesOrder, allocation: Allocation, now: datetime) -> int:
+        """The 855 for an allocated PO: view, mapping, pre-send checks, outbox. 1 when it went to the outbox."""
+        po_id = row.id
+        view_850 = json.loads(row.canonical)
+        received = received_lines(view_850)
+        try:
+            view = acknowledgement_view(order, allocation, codes=self.codes, today=now.date(), received=received)
+        except AllocationMismatchError as exc:
+            transition(conn, po_id, POState.HELD, str(exc), now)
+            raise_exception(conn, ExceptionEntry("ALLOCATION_MISMATCH", str(exc), "fix the IMS allocation, then "
+                                                 "replay", row.partner, row.po_number), now)
+            return 0
+        result = self.map_855.apply(view)
+        ack = result.target
+        if isinstance(ack, PurchaseOrderAck):
+            problems = check_855(view_850, ack, allocation, accepted_codes(self.codes))
+        else:
+            problems = [f.one_line() for f in result.failures]
+        if problems or not isinstance(ack, PurchaseOrderAck):
+            transition(conn, po_id, POState.HELD, "855 pre-send checks failed: nothing sent", now)
+            for p in problems:
+                raise_exception(conn, ExceptionEntry("ACK_CHECK", p, "the 855 would not match the 850: fix, then "
+                                                     "replay", row.partner, row.po_number, key=p[:80]), now)
+            return 0
+        try:
+            self._render(conn, "855", f"{row.po_number}/{row.revision}", row.po_number,
+                         lambda e: render_855(ack, e), Delimiters("*", ">", "~", None), now)
+        except OutboundValueError as exc:
+            transition(conn, po_id, POState.HELD, "855 cannot be written: nothing sent", now)
+            raise_exception(conn, ExceptionEntry(
+                "OUTBOUND_FORBIDDEN_CHAR", f"855 for PO {row.po_number}: {exc.args[0]}",
+                "correct the value at its source, then `edi po replay` the PO", row.partner, row.po_number), now)
+            return 0
+        conn.execute(update(purchase_order).where(purchase_order.c.id == po_id).values(
+            acknowledgement=ack.model_dump_json()))
+        trail(conn, po_id, "ack", {ln.line_number: [s.model_dump(mode="json") for s in ln.statuses]
+                                   for ln in ack.lines}, now)
+        transition(conn, po_id, POState.ACKNOWLEDGED, f"855 {ack.ack_type} rendered into the outbox", now)
+        ordered = {ln.line_number: ln.quantity for ln in order.lines}
+        for a in allocation.lines:
+            if a.line_number in ordered and a.allocated > ordered[a.line_number]:
+                raise_exception(conn, ExceptionEntry(
+                    "OVER_ALLOCATION", f"line {a.line_number}: the IMS allocated {a.allocated}, the PO orders "
+                    f"{ordered[a.line_number]}; the 855 accepts {ordered[a.line_number]}",
+                    "release the surplus in the IMS", row.partner, row.po_number, a.line_number), now)
+        short = [ln for ln in view["lines"] if ln["accepted"] < ln["quantity_ordered"]]
+        for ln in short:
+            raise_exception(conn, ExceptionEntry(
+                "PARTIAL_FILL", f"line {ln['line_number']}: accepted {ln['accepted']} of {ln['quantity_ordered']} "
+                f"(backordered {ln['backordered']}, rejected {ln['rejected']})",
+                "check stock; fill-rate shortfalls risk chargebacks", row.partner, row.po_number, ln["line_number"]),
+                now)
+        failpoint("confirm.allocation_before_commit")
+        return 1
+
+    def _render(self, conn: Connection, kind: str, subject: str, label: str, render: Callable[[Envelope], str],
+                delims: Delimiters, now: datetime) -> str:
+        """Reserve control numbers and store the rendered bytes in the outbox, in the caller's transaction.
+
+        A value X12 cannot carry (a delimiter or control character in IMS or warehouse data) raises
+        OutboundValueError with the reservation rolled back: no control number is spent.
+        """
+        ours, theirs = self._parties(conn)
+        savepoint = conn.begin_nested()
+        try:
+            r = reserve(conn, sender=(ours.qualifier, ours.id), receiver=(theirs.qualifier, theirs.id), groups=1,
+                        sets_per_group=1, purpose=f"{kind} {label}")
+            text = render(Envelope(ours, theirs, "P", delims, now, r.isa13, r.group_numbers[0]))
+        except OutboundValueError:
+            savepoint.rollback()
+            raise
+        savepoint.commit()
+        safe = _SAFE_NAME.sub("_", label)[:40]  # a file name from partner data: never a path
+        conn.execute(insert(outbox).values(kind=kind, subject=subject, partner=self.settings.partner, isa13=r.isa13,
+                                           filename=f"{kind}_{safe}_{r.isa13:09d}.edi", payload=text.encode("ascii"),
+                                           created_at=now, attempts=0))
+        return text
+
+    def _parties(self, conn: Connection) -> tuple[Party, Party]:
+        row = conn.execute(select(interchange.c.sender, interchange.c.receiver).order_by(interchange.c.id)).first()
+        if row is None:
+            return Party("ZZ", "VENDOR"), Party("ZZ", "AMAZON")
+        theirs_q, theirs_id = row.sender.split("/", 1)
+        ours_q, ours_id = row.receiver.split("/", 1)
+        return Party(ours_q, ours_id), Party(theirs_q, theirs_id)
+
+    # -- pack confirmation and 856 ----------------------------------------------------------------
+
+    def confirm_pack(self, data: bytes, name: str) -> str:
+        """Apply one pack confirmation (JSON or CSV): checks, then the 856 into the outbox.
+
+        Returns the disposition: ``shipped``, ``held`` (checks failed: nothing sent, exceptions
+        logged), ``duplicate`` (this shipment was already applied: no effect) or ``invalid`` (the
+        file cannot be read). A held shipment may be corrected and sent again under the same id.
+        """
+        self.refresh_mappings()
+        now = self.clock()
+        digest = sha256_hex(data)
+        try:
+            pack = parse_pack(data, name, self.settings.partner)
+        except PackFileError as exc:
+            with transaction(self.engine) as conn:
+                raise_exception(conn, ExceptionEntry("PACK_INVALID", str(exc).split("; hint:")[0], exc.hint or "",
+                                                     self.settings.partner, key=digest[:16]), now)
+            return "invalid"
+        with transaction(self.engine) as conn:
+            before = conn.execute(select(shipment.c.id, shipment.c.state, shipment.c.pack_sha256).where(
+                shipment.c.partner == pack.partner, shipment.c.shipment_id == pack.shipment_id)).first()
+            if before is not None and (before.state == "shipped" or before.pack_sha256 == digest):
+                if before.pack_sha256 != digest:
+                    raise_exception(conn, ExceptionEntry(
+                        "PACK_MISMATCH", f"shipment {pack.shipment_id} was already shipped; {name} changes it",
+                        "a changed shipment needs a new shipment id (and a new 856)", pack.partner,
+                        key=f"{pack.shipment_id}:{digest[:16]}"), now)
+                return "duplicate"
+            pos = sorted({i.vendor_central_po_number for c in pack.cartons for i in c.items})
+            rows = {r.po_number: r for r in conn.execute(select(purchase_order).where(
+                purchase_order.c.partner == pack.partner, purchase_order.c.po_number.in_(pos),
+                purchase_order.c.state.in_([POState.ACKNOWLEDGED.value, POState.SHIPPED.value])))}
+            earlier = [PackConfirmation.model_validate_json(r.pack) for r in conn.execute(
+                select(shipment.c.pack).where(shipment.c.partner == pack.partner, shipment.c.state == "shipped"))]
+            problems = check_pack(pack, {po: PurchaseOrderAck.model_validate_json(r.acknowledgement)
+                                         for po, r in rows.items()}, pos, earlier, shippable_codes(self.codes))
+            orders = [SalesOrder.model_validate_json(rows[p].sales_order) for p in pos if p in rows]
+            notice = None
+            if not problems:
+                view = shipment_view(orders, pack, ship_from=self.settings.ship_from, created_at=now)
+                result = self.map_856.apply(view)
+                notice = result.target if isinstance(result.target, ShipNotice) else None
+                problems = [f.one_line() for f in result.failures] if notice is None else []
+            values = {"pack_sha256": digest, "pack": pack.model_dump_json(), "received_at": now,
+                      "state": "held" if problems else "shipped"}
+            if before is None:
+                conn.execute(insert(shipment).values(shipment_id=pack.shipment_id, partner=pack.partner, **values))
+            else:
+                conn.execute(update(shipment).where(shipment.c.id == before.id).values(**values))
+            if problems or notice is None:
+                for p in problems:
+                    raise_exception(conn, ExceptionEntry("PACK_MISMATCH", f"shipment {pack.shipment_id}: {p}",
+                                                         "correct the pack confirmation; nothing was sent",
+                                                         pack.partner, key=f"{pack.shipment_id}:{p[:60]}"), now)
+                return "held"
+            ship = notice
+            try:
+                self._render(conn, "856", pack.shipment_id, pack.shipment_id,
+                             lambda e: render_856(ship, e, self.settings.asn_version),
+                             Delimiters("*", ">", "~", "^" if self.settings.asn_version == "005010" else None), now)
+            except OutboundValueError as exc:
+                conn.execute(update(shipment).where(shipment.c.partner == pack.partner,
+                                                    shipment.c.shipment_id == pack.shipment_id).values(state="held"))
+                raise_exception(conn, ExceptionEntry(
+                    "OUTBOUND_FORBIDDEN_CHAR", f"shipment {pack.shipment_id}: {exc.args[0]}",
+                    "correct the pack confirmation and submit it again; nothing was sent", pack.partner,
+                    key=f"{pack.shipment_id}:{digest[:16]}"), now)
+                return "held"
+            for po in pos:
+                r = rows[po]
+                trail(conn, r.id, "asn", {i.line_number: {"sscc": c.sscc, "quantity": i.quantity}
+                                          for c in pack.cartons for i in c.items
+                                          if i.vendor_central_po_number == po}, now)
+                transition(conn, r.id, POState.SHIPPED, f"856 for shipment {pack.shipment_id} in the outbox", now)
+            if before is not None:  # a corrected shipment went out: its earlier problems are settled
+                for x in conn.execute(select(exception_log.c.id).where(
+                        exception_log.c.status == "open", exception_log.c.kind == "PACK_MISMATCH",
+                        exception_log.c.dedupe_key.like(f"%|{pack.shipment_id}:%"))).all():
+                    resolve_exception(conn, x.id, "pipeline", f"corrected pack confirmation {name} shipped", now)
+            failpoint("ship.pack_before_commit")
+        return "shipped"
+
+    def confirm_ims_packs(self) -> list[tuple[str, str]]:
+        """Apply the pack confirmations waiting in the IMS adapter's pack folder, if it has one."""
+        folder = getattr(self.ims, "packs_dir", None)
+        return self.confirm_pack_folder(folder) if isinstance(folder, Path) else []
+
+    def confirm_pack_folder(self, folder: Path, *, move: bool = True) -> list[tuple[str, str]]:
+        """Apply every ``*.json`` / ``*.csv`` pack confirmation of ``folder``, oldest name first.
+
+        With ``move`` (the files IMS adapter), an applied or duplicate file goes to ``done/`` and an
+        invalid or held one to ``rejected/`` with a ``.error`` note beside it: never deleted, and
+        not read again until someone puts a corrected file back. Returns (file name, disposition).
+        """
+        results = []
+        for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".json", ".csv")):
+            disposition = self.confirm_pack(path.read_bytes(), path.name)
+            results.append((path.name, disposition))
+            if not move:
+                continue
+            target = folder / ("done" if disposition in ("shipped", "duplicate") else "rejected")
+            target.mkdir(exist_ok=True)
+            path.replace(target / path.name)
+            if target.name == "rejected":
+                (target / f"{path.name}.error").write_text(
+                    f"{disposition}: see `edi exceptions list --open` (PACK_INVALID / PACK_MISMATCH)\n",
+                    encoding="utf-8")
+        return results
+
+    # -- outbox and deadlines ---------------------------------------------------------------------
+
+    def send_outbox(self, out_dir: Path) -> list[Path]:
+        """Write every unsent outbox document to ``out_dir/<kind>/`` (same bytes on every retry)."""
+        written = []
+        with self.engine.connect() as conn:
+            pending = conn.execute(select(outbox.c.id, outbox.c.kind, outbox.c.filename, outbox.c.payload)
+                                   .where(outbox.c.sent_at.is_(None)).order_by(outbox.c.id)).all()
+        for row in pending:
+            target = out_dir / row.kind / row.filename
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists() or target.read_bytes() != row.payload:
+                write_durably(target, row.payload)
+            failpoint("out.sent_before_mark")
+            with transaction(self.engine) as conn:
+                conn.execute(update(outbox).where(outbox.c.id == row.id).values(
+                    sent_at=self.clock(), attempts=outbox.c.attempts + 1))
+            written.append(target)
+        return written
+
