@@ -52,10 +52,12 @@ class StepsBase:
     if TYPE_CHECKING:  # provided by the mixins
         def _make_order(self, conn: Connection, view: dict[str, Any], po_number: str, revision: int,
                         hot_list: frozenset[str], *, reject_lines: bool = False
-                        ) -> tuple[SalesOrder | None, list[ExceptionEntry]]: ...
+                        ) -> tuple[SalesOrder | None, list[ExceptionEntry], bool]: ...
 
         def _answer(self, conn: Connection, row: Any, order: SalesOrder, allocation: Allocation,
                     now: datetime) -> int: ...
+
+        def _submit(self, conn: Connection, order: SalesOrder, exceptions: list[ExceptionEntry]) -> bool: ...
 
 
 def sha256_hex(data: bytes) -> str:

@@ -15,7 +15,7 @@ from typing import Protocol
 from pydantic import ValidationError
 from sqlalchemy import Connection, insert, select, update
 
-from edi.errors import DocumentError
+from edi.errors import DocumentError, RetriableError
 from edi.model import Allocation, AllocationLine, SalesOrder
 from edi.store.pipeline_tables import stock
 
@@ -30,6 +30,12 @@ class ImsAdapter(Protocol):
     def allocation_for(self, conn: Connection, order: SalesOrder, now: datetime) -> Allocation | None:
         """The allocation result for ``order``, or None while the IMS has not answered yet."""
         ...
+
+
+class ImsUnavailableError(RetriableError):
+    """The IMS cannot be reached now (a folder unmounted, a service down); the step is retried later."""
+
+    code = "IMS_UNAVAILABLE"
 
 
 class ImsFileError(DocumentError):
@@ -122,13 +128,17 @@ class FilesIms:
         del conn
         key = order_key(order)
         target = self.orders_dir / f"{key}.json"
-        if not target.exists():
-            tmp = target.with_name(target.name + ".part")
-            with tmp.open("w", encoding="utf-8") as fh:
-                fh.write(order.model_dump_json(indent=2))
-                fh.flush()
-                os.fsync(fh.fileno())
-            tmp.replace(target)
+        try:
+            if not target.exists():
+                tmp = target.with_name(target.name + ".part")
+                with tmp.open("w", encoding="utf-8") as fh:
+                    fh.write(order.model_dump_json(indent=2))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                tmp.replace(target)
+        except OSError as exc:
+            raise ImsUnavailableError(f"cannot write {target}: {exc.strerror or exc}",
+                                      hint="check that the IMS folder is mounted and writable") from exc
         return key
 
     def allocation_for(self, conn: Connection, order: SalesOrder, now: datetime) -> Allocation | None:
@@ -136,10 +146,15 @@ class FilesIms:
         del conn, now
         key = order_key(order)
         path = self.allocations_dir / f"{key}.json"
-        if not path.exists():
-            return None
         try:
-            allocation = Allocation.model_validate_json(path.read_bytes())
+            if not path.exists():
+                return None
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ImsUnavailableError(f"cannot read {path}: {exc.strerror or exc}",
+                                      hint="check that the IMS folder is mounted and readable") from exc
+        try:
+            allocation = Allocation.model_validate_json(data)
             if (allocation.partner, allocation.vendor_central_po_number, allocation.revision) != (
                     order.partner, order.vendor_central_po_number, order.revision):
                 raise ValueError(f"file answers {allocation.partner} PO {allocation.vendor_central_po_number} "

@@ -24,6 +24,7 @@ from edi.failpoints import failpoint
 from edi.mapping.source import document_view
 from edi.model import SalesOrder
 from edi.pipeline.base import StepsBase, order_trail, sha256_hex, write_durably
+from edi.pipeline.ims import ImsUnavailableError
 from edi.pipeline.records import (
     ExceptionEntry,
     POState,
@@ -269,10 +270,12 @@ class InboundSteps(StepsBase):
                     "compare with the earlier version in Vendor Central; no second sales order is created",
                     s.partner, po_number, key=str(revision)))
             else:
-                order, found = self._make_order(conn, view, po_number, revision, hot_list)
+                order, found, submitted = self._make_order(conn, view, po_number, revision, hot_list)
                 exceptions += found
-                path.append((POState.VALIDATED, POState.ORDERED, "sales order created in the IMS") if order else
-                            (POState.VALIDATED, POState.HELD, "mapping raised exceptions: held for a person"))
+                if order is None:
+                    path.append((POState.VALIDATED, POState.HELD, "mapping raised exceptions: held for a person"))
+                elif submitted:
+                    path.append((POState.VALIDATED, POState.ORDERED, "sales order created in the IMS"))
             stored = canonical_text[:-1] + ',"_envelope":' + json.dumps(view.get("_envelope"), default=str) + "}"
             po_rows.append({
                 "partner": s.partner, "po_number": po_number, "revision": revision, "content_hash": content_hash,
@@ -302,8 +305,12 @@ class InboundSteps(StepsBase):
 
     def _make_order(self, conn: Connection, view: dict[str, Any], po_number: str, revision: int,
                     hot_list: frozenset[str], *, reject_lines: bool = False
-                    ) -> tuple[SalesOrder | None, list[ExceptionEntry]]:
-        """Map the 850 view to a sales order and submit it to the IMS; the order (None: held) and exceptions."""
+                    ) -> tuple[SalesOrder | None, list[ExceptionEntry], bool]:
+        """Map the 850 view to a sales order and submit it to the IMS.
+
+        Returns the order (None: held), the exceptions, and whether the IMS took the order (False:
+        the PO stays validated with its sales order stored, and ``submit_pending`` tries again).
+        """
         s = self.settings
         result = self.map_850.apply(view, reject_lines=reject_lines)
         order = result.target if isinstance(result.target, SalesOrder) else None
@@ -312,7 +319,7 @@ class InboundSteps(StepsBase):
         exceptions += [ExceptionEntry("MAPPING", f.one_line(), "fix the mapping or the data, then replay",
                                       s.partner, po_number, f.line, key=f.field) for f in result.failures]
         if order is None:
-            return None, exceptions
+            return None, exceptions, False
         priced = [ln for ln in order.lines if ln.list_cost is not None and ln.unit_price != ln.list_cost]
         for ln in priced:
             exceptions.append(ExceptionEntry(
@@ -321,19 +328,32 @@ class InboundSteps(StepsBase):
                 "the cost in sku-xref.csv" + (", then `edi po replay` the PO" if s.price_mismatch == "hold" else ""),
                 s.partner, po_number, ln.line_number, key=f"{ln.unit_price}/{ln.list_cost}"))
         if priced and s.price_mismatch == "hold":
-            return None, exceptions
+            return None, exceptions, False
         hot_why = s.hot_reason(po_number, order.order_type, order.order_date, order.ship_window_end, hot_list)
         changes: dict[str, Any] = {"revision": revision, "hot": hot_why is not None}
         if s.backorders == "never":
             changes["backorder_allowed"] = False  # partner setting: short lines are rejected, never backordered
         order = order.model_copy(update=changes)
-        self.ims.submit_order(conn, order)
+        if not self._submit(conn, order, exceptions):
+            return order, exceptions, False
         if hot_why is not None:
             exceptions.append(ExceptionEntry(
                 "HOT_PO", f"PO {po_number} is hot ({hot_why}; ship window ends {order.ship_window_end}): "
                 "allocated first", "watch its fill rate: shortfalls on hot POs risk chargebacks", s.partner,
                 po_number))
-        return order, exceptions
+        return order, exceptions, True
+
+    def _submit(self, conn: Connection, order: SalesOrder, exceptions: list[ExceptionEntry]) -> bool:
+        """Submit ``order`` to the IMS; False (with an IMS_UNAVAILABLE entry) when it cannot be reached now."""
+        try:
+            self.ims.submit_order(conn, order)
+        except ImsUnavailableError as exc:
+            exceptions.append(ExceptionEntry(
+                "IMS_UNAVAILABLE", f"PO {order.vendor_central_po_number}: sales order not submitted: {exc.args[0]}",
+                (exc.hint or "") + "; it is submitted again on every run, and the 855 deadline runs on",
+                self.settings.partner, order.vendor_central_po_number, key="submit"))
+            return False
+        return True
 
 
 

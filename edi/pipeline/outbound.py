@@ -28,7 +28,7 @@ from edi.mapping.views import (
 from edi.model import Allocation, PackConfirmation, PurchaseOrderAck, SalesOrder, ShipNotice
 from edi.pipeline.base import StepsBase, sha256_hex, write_durably
 from edi.pipeline.checks import check_855, check_pack
-from edi.pipeline.ims import ImsFileError
+from edi.pipeline.ims import ImsFileError, ImsUnavailableError
 from edi.pipeline.packs import PackFileError, parse_pack
 from edi.pipeline.records import (
     ExceptionEntry,
@@ -58,9 +58,42 @@ class OutboundSteps(StepsBase):
 
     # -- allocation and 855 -----------------------------------------------------------------------
 
+    def submit_pending(self) -> int:
+        """Submit the sales orders the IMS could not take earlier (POs validated, with a sales order stored).
+
+        Stops at the first failure (the IMS is still down: no point in timing out once per PO).
+        Returns the number submitted.
+        """
+        with self.engine.connect() as conn:
+            ids = [r.id for r in conn.execute(
+                select(purchase_order.c.id).where(purchase_order.c.partner == self.settings.partner,
+                                                  purchase_order.c.state == POState.VALIDATED.value,
+                                                  purchase_order.c.sales_order.is_not(None))
+                .order_by(purchase_order.c.hot.desc(), purchase_order.c.received_at, purchase_order.c.id))]
+        done = 0
+        for po_id in ids:
+            now = self.clock()
+            with transaction(self.engine) as conn:
+                row = conn.execute(select(purchase_order.c.state, purchase_order.c.sales_order).where(
+                    purchase_order.c.id == po_id)).one()
+                if row.state != POState.VALIDATED.value:
+                    continue
+                problems: list[ExceptionEntry] = []
+                if not self._submit(conn, SalesOrder.model_validate_json(row.sales_order), problems):
+                    for entry in problems:
+                        raise_exception(conn, entry, now)
+                    break
+                transition(conn, po_id, POState.ORDERED, "sales order created in the IMS (submitted again)", now)
+                done += 1
+        return done
+
     def allocate_and_acknowledge(self) -> int:
-        """Allocate ordered POs (hot first), then render their 855s. Returns the number acknowledged."""
+        """Submit pending sales orders, allocate ordered POs (hot first), then render their 855s.
+
+        Returns the number acknowledged.
+        """
         self.refresh_mappings()
+        self.submit_pending()
         done = 0
         with self.engine.connect() as conn:
             ids = [r.id for r in conn.execute(
@@ -78,6 +111,11 @@ class OutboundSteps(StepsBase):
         order = SalesOrder.model_validate_json(row.sales_order)
         try:
             allocation = self.ims.allocation_for(conn, order, now)
+        except ImsUnavailableError as exc:
+            raise_exception(conn, ExceptionEntry("IMS_UNAVAILABLE", f"PO {row.po_number}: {exc.args[0]}",
+                                                 (exc.hint or "") + "; asked again on every run", row.partner,
+                                                 row.po_number, key="allocation"), now)
+            return 0
         except ImsFileError as exc:
             raise_exception(conn, ExceptionEntry("IMS_FILE", str(exc), exc.hint or "", row.partner, row.po_number,
                                                  key=exc.__class__.__name__), now)

@@ -78,8 +78,8 @@ class SupportSteps(StepsBase):
             before = open_exceptions(conn, s.partner, po_number)
             why = f"replayed by {by}: {note}"
             if row.sales_order is None:
-                order, exceptions = self._make_order(conn, json.loads(row.canonical), po_number, row.revision,
-                                                     s.hot_list())
+                order, exceptions, submitted = self._make_order(conn, json.loads(row.canonical), po_number,
+                                                                row.revision, s.hot_list())
                 if order is None:
                     for entry in exceptions:
                         raise_exception(conn, entry, now)
@@ -87,8 +87,12 @@ class SupportSteps(StepsBase):
                 conn.execute(update(purchase_order).where(purchase_order.c.id == row.id).values(
                     sales_order=order.model_dump_json(), hot=order.hot))
                 trail(conn, row.id, "sales_order", order_trail(order), now)
-                transition(conn, row.id, POState.ORDERED, f"sales order created in the IMS ({why})", now)
-                outcome = "ordered: the sales order is in the IMS; the 855 follows its allocation"
+                if submitted:
+                    transition(conn, row.id, POState.ORDERED, f"sales order created in the IMS ({why})", now)
+                    outcome = "ordered: the sales order is in the IMS; the 855 follows its allocation"
+                else:
+                    transition(conn, row.id, POState.VALIDATED, f"mapped; the IMS is unavailable ({why})", now)
+                    outcome = "validated: the IMS is unavailable; the sales order is submitted on the next run"
             elif row.allocation is None:
                 exceptions = []
                 transition(conn, row.id, POState.ORDERED, f"asking the IMS again ({why})", now)
@@ -146,16 +150,17 @@ class SupportSteps(StepsBase):
                                                                    "DEADLINE_MISSED", "PRICE_MISMATCH")]
                 if not lines_only or any(x.line_number is None or x.kind == "MAPPING" for x in lines_only):
                     continue
-                order, exceptions = self._make_order(conn, json.loads(r.canonical), r.po_number, r.revision,
-                                                     s.hot_list(), reject_lines=True)
+                order, exceptions, submitted = self._make_order(conn, json.loads(r.canonical), r.po_number,
+                                                                r.revision, s.hot_list(), reject_lines=True)
                 if order is None:
                     continue
                 rejected = sorted({x.line_number for x in lines_only}, key=lambda n: (len(n), n))
                 conn.execute(update(purchase_order).where(purchase_order.c.id == r.id).values(
                     sales_order=order.model_dump_json(), hot=order.hot))
                 trail(conn, r.id, "sales_order", order_trail(order), now)
-                transition(conn, r.id, POState.ORDERED, f"still held at {s.reject_unknown_items_at_hours} h: "
-                           f"line(s) {', '.join(rejected)} rejected as invalid items so the 855 is on time", now)
+                transition(conn, r.id, POState.ORDERED if submitted else POState.VALIDATED,
+                           f"still held at {s.reject_unknown_items_at_hours} h: line(s) {', '.join(rejected)} "
+                           "rejected as invalid items so the 855 is on time", now)
                 for x in lines_only:
                     resolve_exception(conn, x.id, "pipeline", f"line {x.line_number} answered rejected (invalid "
                                       f"item) in the 855 at {s.reject_unknown_items_at_hours} h", now)
@@ -165,7 +170,7 @@ class SupportSteps(StepsBase):
                     "fix the cross-reference for the next POs; rejected units count against the fill rate",
                     s.partner, r.po_number), now)
                 for entry in exceptions:
-                    if entry.kind in ("HOT_PO", "PRICE_MISMATCH"):
+                    if entry.kind in ("HOT_PO", "PRICE_MISMATCH", "IMS_UNAVAILABLE"):
                         raise_exception(conn, entry, now)
                 released += 1
         return released

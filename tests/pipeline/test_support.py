@@ -352,3 +352,31 @@ def test_over_allocation_accepts_the_ordered_quantity_and_says_so(tmp_path: Path
     assert "ACK*IA*72*EA" in text and "BAK*00*AD*" in text
     (entry,) = rows(p, exception_log, exception_log.c.kind == "OVER_ALLOCATION")
     assert entry.line_number == "1" and "allocated 80" in entry.message
+
+
+def test_ims_unavailable_keeps_the_po_validated_and_submits_it_when_back(tmp_path: Path, database_url: str,
+                                                                         partner_dir: Path) -> None:
+    """F41: the IMS folder is gone: 997 sent, PO validated with its sales order kept, IMS_UNAVAILABLE once;
+    when it is back the next run submits it, and the 855 follows."""
+    from edi.pipeline.ims import FilesIms  # noqa: PLC0415
+
+    engine = open_engine(database_url, data_dir=tmp_path / "data")
+    ensure_schema(engine, upgrade=True)
+    ims = FilesIms(tmp_path / "orders", tmp_path / "allocations")
+    p = Pipeline(engine, tmp_path / "data", PartnerSettings.load(partner_dir), clock=Clock(), ims=ims)
+    (tmp_path / "orders").rmdir()
+    (tmp_path / "orders").write_text("an unmounted share")           # writes into it fail
+    feed(p, "01_single_line.edi", "02_multi_line.edi")
+    assert sorted(r.state for r in rows(p, purchase_order)) == ["validated", "validated"]
+    assert all(r.sales_order for r in rows(p, purchase_order))
+    assert len(rows(p, outbox, outbox.c.kind == "997")) == 2
+    assert p.allocate_and_acknowledge() == 0                           # still down: stops at the first PO
+    down = rows(p, exception_log, exception_log.c.kind == "IMS_UNAVAILABLE")
+    assert sorted(r.po_number for r in down) == ["3K7QW2PA", "3K7QW2PB"]
+    assert "mounted" in down[0].hint
+    (tmp_path / "orders").unlink()
+    (tmp_path / "orders").mkdir()
+    assert p.submit_pending() == 2
+    assert sorted(f.name for f in (tmp_path / "orders").iterdir()) == ["amazon_3K7QW2PA_1.json",
+                                                                       "amazon_3K7QW2PB_1.json"]
+    assert sorted(r.state for r in rows(p, purchase_order)) == ["ordered", "ordered"]
