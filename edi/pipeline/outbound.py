@@ -51,6 +51,8 @@ from edi.x12.render import Envelope, render_855, render_856
 from edi.x12.writer import Party
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]")
+_BEFORE_ACK = frozenset(s.value for s in (POState.RECEIVED, POState.VALIDATED, POState.ORDERED, POState.ALLOCATED,
+                                          POState.HELD))
 
 
 class OutboundSteps(StepsBase):
@@ -88,7 +90,8 @@ class OutboundSteps(StepsBase):
         return done
 
     def allocate_and_acknowledge(self) -> int:
-        """Submit pending sales orders, allocate ordered POs (hot first), then render their 855s.
+        """Submit pending sales orders, allocate ordered POs (hot first), render their 855s, then ship
+        the shipments that were waiting for them.
 
         Returns the number acknowledged.
         """
@@ -97,11 +100,13 @@ class OutboundSteps(StepsBase):
         done = 0
         with self.engine.connect() as conn:
             ids = [r.id for r in conn.execute(
-                select(purchase_order.c.id).where(purchase_order.c.state == POState.ORDERED.value)
+                select(purchase_order.c.id).where(purchase_order.c.partner == self.settings.partner,
+                                                  purchase_order.c.state == POState.ORDERED.value)
                 .order_by(purchase_order.c.hot.desc(), purchase_order.c.received_at, purchase_order.c.id))]
         for po_id in ids:
             with transaction(self.engine) as conn:
                 done += self._acknowledge(conn, po_id, self.clock())
+        self.retry_waiting_packs()
         return done
 
     def _acknowledge(self, conn: Connection, po_id: int, now: datetime) -> int:
@@ -219,9 +224,10 @@ class OutboundSteps(StepsBase):
     def confirm_pack(self, data: bytes, name: str) -> str:
         """Apply one pack confirmation (JSON or CSV): checks, then the 856 into the outbox.
 
-        Returns the disposition: ``shipped``, ``held`` (checks failed: nothing sent, exceptions
-        logged), ``duplicate`` (this shipment was already applied: no effect) or ``invalid`` (the
-        file cannot be read). A held shipment may be corrected and sent again under the same id.
+        Returns the disposition: ``shipped``; ``waiting`` (a PO in it has no 855 yet: the shipment
+        is kept and goes out right after that 855, see ``retry_waiting_packs``); ``held`` (checks
+        failed: nothing sent, exceptions logged; a corrected file may be sent under the same id);
+        ``duplicate`` (already applied: no effect) or ``invalid`` (the file cannot be read).
         """
         self.refresh_mappings()
         now = self.clock()
@@ -233,10 +239,26 @@ class OutboundSteps(StepsBase):
                 raise_exception(conn, ExceptionEntry("PACK_INVALID", str(exc).split("; hint:")[0], exc.hint or "",
                                                      self.settings.partner, key=digest[:16]), now)
             return "invalid"
+        return self._apply_pack(pack, digest, name, now, retry=False)
+
+    def retry_waiting_packs(self) -> list[tuple[str, str]]:
+        """Apply again the shipments that were waiting for an 855; returns (shipment id, disposition)."""
+        with self.engine.connect() as conn:
+            waiting = conn.execute(select(shipment.c.pack, shipment.c.pack_sha256).where(
+                shipment.c.partner == self.settings.partner, shipment.c.state == "waiting")
+                .order_by(shipment.c.id)).all()
+        out = []
+        for r in waiting:
+            pack = PackConfirmation.model_validate_json(r.pack)
+            out.append((pack.shipment_id, self._apply_pack(pack, r.pack_sha256, f"shipment {pack.shipment_id}",
+                                                            self.clock(), retry=True)))
+        return out
+
+    def _apply_pack(self, pack: PackConfirmation, digest: str, name: str, now: datetime, *, retry: bool) -> str:
         with transaction(self.engine) as conn:
             before = conn.execute(select(shipment.c.id, shipment.c.state, shipment.c.pack_sha256).where(
                 shipment.c.partner == pack.partner, shipment.c.shipment_id == pack.shipment_id)).first()
-            if before is not None and (before.state == "shipped" or before.pack_sha256 == digest):
+            if before is not None and (before.state == "shipped" or (before.pack_sha256 == digest and not retry)):
                 if before.pack_sha256 != digest:
                     raise_exception(conn, ExceptionEntry(
                         "PACK_MISMATCH", f"shipment {pack.shipment_id} was already shipped; {name} changes it",
@@ -244,32 +266,44 @@ class OutboundSteps(StepsBase):
                         key=f"{pack.shipment_id}:{digest[:16]}"), now)
                 return "duplicate"
             pos = sorted({i.vendor_central_po_number for c in pack.cartons for i in c.items})
+            states = {r.po_number: r.state for r in conn.execute(select(
+                purchase_order.c.po_number, purchase_order.c.state).where(
+                purchase_order.c.partner == pack.partner, purchase_order.c.po_number.in_(pos)))}
             rows = {r.po_number: r for r in conn.execute(select(purchase_order).where(
                 purchase_order.c.partner == pack.partner, purchase_order.c.po_number.in_(pos),
                 purchase_order.c.state.in_([POState.ACKNOWLEDGED.value, POState.SHIPPED.value])))}
+            waiting_for = [po for po in pos if po not in rows and states.get(po) in _BEFORE_ACK]
             earlier = [PackConfirmation.model_validate_json(r.pack) for r in conn.execute(
                 select(shipment.c.pack).where(shipment.c.partner == pack.partner, shipment.c.state == "shipped"))]
             problems = check_pack(pack, {po: PurchaseOrderAck.model_validate_json(r.acknowledgement)
-                                         for po, r in rows.items()}, pos, earlier, shippable_codes(self.codes))
-            orders = [SalesOrder.model_validate_json(rows[p].sales_order) for p in pos if p in rows]
+                                         for po, r in rows.items()}, [p for p in pos if p not in waiting_for],
+                                  earlier, shippable_codes(self.codes))
             notice = None
-            if not problems:
+            if not problems and not waiting_for:
+                orders = [SalesOrder.model_validate_json(rows[p].sales_order) for p in pos]
                 view = shipment_view(orders, pack, ship_from=self.settings.ship_from, created_at=now)
                 result = self.map_856.apply(view)
                 notice = result.target if isinstance(result.target, ShipNotice) else None
                 problems = [f.one_line() for f in result.failures] if notice is None else []
-            values = {"pack_sha256": digest, "pack": pack.model_dump_json(), "received_at": now,
-                      "state": "held" if problems else "shipped"}
+            state = "held" if problems else "waiting" if waiting_for else "shipped"
+            values = {"pack_sha256": digest, "pack": pack.model_dump_json(), "received_at": now, "state": state}
             if before is None:
                 conn.execute(insert(shipment).values(shipment_id=pack.shipment_id, partner=pack.partner, **values))
             else:
                 conn.execute(update(shipment).where(shipment.c.id == before.id).values(**values))
-            if problems or notice is None:
+            if problems:
                 for p in problems:
                     raise_exception(conn, ExceptionEntry("PACK_MISMATCH", f"shipment {pack.shipment_id}: {p}",
                                                          "correct the pack confirmation; nothing was sent",
                                                          pack.partner, key=f"{pack.shipment_id}:{p[:60]}"), now)
                 return "held"
+            if waiting_for:
+                raise_exception(conn, ExceptionEntry(
+                    "PACK_WAITING", f"shipment {pack.shipment_id} waits for the 855 of PO(s) "
+                    f"{', '.join(waiting_for)}; its 856 goes out right after", "nothing to do unless those POs are "
+                    "held: their exceptions say why", pack.partner, key=f"{pack.shipment_id}:waiting"), now)
+                return "waiting"
+            assert notice is not None
             ship = notice
             try:
                 self._render(conn, "856", pack.shipment_id, pack.shipment_id,
@@ -289,11 +323,11 @@ class OutboundSteps(StepsBase):
                                           for c in pack.cartons for i in c.items
                                           if i.vendor_central_po_number == po}, now)
                 transition(conn, r.id, POState.SHIPPED, f"856 for shipment {pack.shipment_id} in the outbox", now)
-            if before is not None:  # a corrected shipment went out: its earlier problems are settled
+            if before is not None:  # a corrected or waiting shipment went out: its earlier entries are settled
                 for x in conn.execute(select(exception_log.c.id).where(
-                        exception_log.c.status == "open", exception_log.c.kind == "PACK_MISMATCH",
+                        exception_log.c.status == "open", exception_log.c.kind.in_(["PACK_MISMATCH", "PACK_WAITING"]),
                         exception_log.c.dedupe_key.like(f"%|{pack.shipment_id}:%"))).all():
-                    resolve_exception(conn, x.id, "pipeline", f"corrected pack confirmation {name} shipped", now)
+                    resolve_exception(conn, x.id, "pipeline", f"{name} shipped", now)
             failpoint("ship.pack_before_commit")
         return "shipped"
 
@@ -315,7 +349,7 @@ class OutboundSteps(StepsBase):
             results.append((path.name, disposition))
             if not move:
                 continue
-            target = folder / ("done" if disposition in ("shipped", "duplicate") else "rejected")
+            target = folder / ("done" if disposition in ("shipped", "duplicate", "waiting") else "rejected")
             target.mkdir(exist_ok=True)
             path.replace(target / path.name)
             if target.name == "rejected":

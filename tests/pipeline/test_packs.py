@@ -127,3 +127,35 @@ def test_a_delimiter_in_warehouse_data_holds_the_856_without_spending_numbers(
     assert p.confirm_pack(fixed, "fixed.csv") == "shipped"
     (written,) = [f for f in p.send_outbox(tmp / "out") if f.parent.name == "856"]
     assert written.parent == tmp / "out" / "856" and ".." not in written.name
+
+
+def test_a_pack_before_the_855_waits_and_ships_right_after_it(tmp_path: Path, database_url: str) -> None:
+    """F43: the warehouse confirms before the IMS allocated: the shipment waits; the 856 follows the 855."""
+    engine = open_engine(database_url, data_dir=tmp_path / "data")
+    ensure_schema(engine, upgrade=True)
+    ims = FilesIms(tmp_path / "orders", tmp_path / "allocations")
+    p = Pipeline(engine, tmp_path / "data", PartnerSettings(mappings_dir=ROOT / "mappings" / "amazon"),
+                 clock=Clock(), ims=ims)
+    p.receive_bytes((SAMPLES / "inbound" / "01_single_line.edi").read_bytes(), "01.edi", "folder")
+    p.process_inbound()
+    assert p.confirm_pack(CSV.read_bytes(), "early.csv") == "waiting"
+    assert p.confirm_pack(CSV.read_bytes(), "early-again.csv") == "duplicate"
+    (wait,) = rows(p, exception_log, exception_log.c.kind == "PACK_WAITING")
+    assert "3K7QW2PA" in wait.message and wait.status == "open"
+    assert p.allocate_and_acknowledge() == 0 and not rows(p, outbox, outbox.c.kind == "856")
+    (tmp_path / "allocations" / "amazon_3K7QW2PA_1.json").write_text(json.dumps({
+        "partner": "amazon", "vendor_central_po_number": "3K7QW2PA", "revision": 1,
+        "allocated_at": "2026-11-16T14:00:00Z", "lines": [{"line_number": "1", "allocated": 72}]}))
+    assert p.allocate_and_acknowledge() == 1
+    docs = [(r.kind, r.id) for r in rows(p, outbox) if r.kind in ("855", "856")]
+    assert [k for k, _ in sorted(docs, key=lambda d: d[1])] == ["855", "856"]      # sent in that order
+    assert [r.state for r in rows(p, shipment)] == ["shipped"]
+    (wait,) = rows(p, exception_log, exception_log.c.kind == "PACK_WAITING")
+    assert wait.status == "resolved"
+
+
+def test_a_pack_for_an_unknown_po_is_held(pipe: tuple[Pipeline, Clock, Path]) -> None:
+    p, _, _ = pipe
+    assert p.confirm_pack(CSV.read_bytes(), "stray.csv") == "held"
+    (entry,) = rows(p, exception_log, exception_log.c.kind == "PACK_MISMATCH")
+    assert "3K7QW2PA is not an acknowledged PO" in entry.message
