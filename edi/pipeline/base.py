@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from edi.config.partner import PartnerSettings
+from edi.errors import RetriableError
 from edi.mapping import load_mapping
 from edi.mapping.engine import CompiledMapping
 from edi.model import Allocation, SalesOrder
@@ -58,6 +60,17 @@ class StepsBase:
                     now: datetime) -> int: ...
 
         def _submit(self, conn: Connection, order: SalesOrder, exceptions: list[ExceptionEntry]) -> bool: ...
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure that may pass by itself (database unreachable or locked, IMS down): retry, do not quarantine."""
+    return isinstance(exc, RetriableError | OperationalError | InterfaceError | TimeoutError | ConnectionError)
+
+
+def internal_error(exc: BaseException, what: str) -> str:
+    """One line for the exception log about an unexpected error (type and message, no payload)."""
+    text = str(exc).splitlines()[0][:300] if str(exc) else ""
+    return f"{what}: unexpected {type(exc).__name__}{': ' + text if text else ''}"
 
 
 def sha256_hex(data: bytes) -> str:

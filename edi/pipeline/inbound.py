@@ -23,7 +23,7 @@ from sqlalchemy import Connection, insert, select, update
 from edi.failpoints import failpoint
 from edi.mapping.source import document_view
 from edi.model import SalesOrder
-from edi.pipeline.base import StepsBase, order_trail, sha256_hex, write_durably
+from edi.pipeline.base import StepsBase, internal_error, is_transient, order_trail, sha256_hex, write_durably
 from edi.pipeline.ims import ImsUnavailableError
 from edi.pipeline.records import (
     ExceptionEntry,
@@ -124,8 +124,24 @@ class InboundSteps(StepsBase):
                                           inbound_file.c.received_at)
                                    .where(inbound_file.c.disposition == "new").order_by(inbound_file.c.id)).all()
         for row in pending:
-            self._process_file(row.id, Path(row.archive_path), row.remote_name, row.received_at)
+            try:
+                self._process_file(row.id, Path(row.archive_path), row.remote_name, row.received_at)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise  # the file stays new: the next run takes it again
+                self._quarantine_file(row.id, row.remote_name, Path(row.archive_path).name, exc)
         return len(pending)
+
+    def _quarantine_file(self, file_id: int, name: str, digest: str, exc: Exception) -> None:
+        """An unexpected error on one file: nothing of it took effect; keep it aside and go on with the others."""
+        now = self.clock()
+        with transaction(self.engine) as conn:
+            conn.execute(update(inbound_file).where(inbound_file.c.id == file_id).values(
+                disposition="failed", processed_at=now))
+            raise_exception(conn, ExceptionEntry(
+                "INTERNAL_ERROR", internal_error(exc, f"{name} (sha256 {digest[:12]})"),
+                "nothing of this file took effect and its bytes are in the archive; report the entry, and "
+                "replay the file once fixed", self.settings.partner, key=f"file:{digest[:16]}"), now)
 
     def _process_file(self, file_id: int, path: Path, name: str, received_at: datetime) -> None:
         now = self.clock()
@@ -166,6 +182,7 @@ class InboundSteps(StepsBase):
                     kind=ack.kind, subject=f"{ack.answers_isa13}/{ack.answers_gs06 or '-'}",
                     partner=self.settings.partner,
                     isa13=ack.isa13, filename=ack.name, payload=acks[ack.name], created_at=now, attempts=0))
+            failpoint("ack.997_rendered_before_commit")
             for finding in report.errors[:50]:
                 raise_exception(conn, ExceptionEntry("VALIDATION", finding.one_line().replace(str(path), name),
                                                      finding.hint, self.settings.partner,
@@ -336,6 +353,7 @@ class InboundSteps(StepsBase):
         order = order.model_copy(update=changes)
         if not self._submit(conn, order, exceptions):
             return order, exceptions, False
+        failpoint("order.submitted_before_commit")
         if hot_why is not None:
             exceptions.append(ExceptionEntry(
                 "HOT_PO", f"PO {po_number} is hot ({hot_why}; ship window ends {order.ship_window_end}): "

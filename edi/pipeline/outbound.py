@@ -26,7 +26,7 @@ from edi.mapping.views import (
     shippable_codes,
 )
 from edi.model import Allocation, PackConfirmation, PurchaseOrderAck, SalesOrder, ShipNotice
-from edi.pipeline.base import StepsBase, sha256_hex, write_durably
+from edi.pipeline.base import StepsBase, internal_error, is_transient, sha256_hex, write_durably
 from edi.pipeline.checks import check_855, check_pack
 from edi.pipeline.ims import ImsFileError, ImsUnavailableError
 from edi.pipeline.packs import PackFileError, parse_pack
@@ -104,8 +104,13 @@ class OutboundSteps(StepsBase):
                                                   purchase_order.c.state == POState.ORDERED.value)
                 .order_by(purchase_order.c.hot.desc(), purchase_order.c.received_at, purchase_order.c.id))]
         for po_id in ids:
-            with transaction(self.engine) as conn:
-                done += self._acknowledge(conn, po_id, self.clock())
+            try:
+                with transaction(self.engine) as conn:
+                    done += self._acknowledge(conn, po_id, self.clock())
+            except Exception as exc:
+                if is_transient(exc):
+                    raise  # the PO stays ordered: the next run tries again
+                self._hold_po(po_id, exc, "855 step")
         self.retry_waiting_packs()
         return done
 
@@ -187,6 +192,18 @@ class OutboundSteps(StepsBase):
                 now)
         failpoint("confirm.allocation_before_commit")
         return 1
+
+    def _hold_po(self, po_id: int, exc: Exception, step: str) -> None:
+        """An unexpected error on one PO: nothing of the step took effect; hold the PO and go on with the others."""
+        now = self.clock()
+        with transaction(self.engine) as conn:
+            row = conn.execute(select(purchase_order.c.partner, purchase_order.c.po_number).where(
+                purchase_order.c.id == po_id)).one()
+            transition(conn, po_id, POState.HELD, f"{step}: unexpected error; held for a person", now)
+            raise_exception(conn, ExceptionEntry(
+                "INTERNAL_ERROR", internal_error(exc, f"PO {row.po_number}, {step}"),
+                "nothing of the step took effect; report the entry, then `edi po replay` the PO once fixed",
+                row.partner, row.po_number, key=step), now)
 
     def _render(self, conn: Connection, kind: str, subject: str, label: str, render: Callable[[Envelope], str],
                 delims: Delimiters, now: datetime) -> str:
@@ -367,6 +384,7 @@ class OutboundSteps(StepsBase):
             pending = conn.execute(select(outbox.c.id, outbox.c.kind, outbox.c.filename, outbox.c.payload)
                                    .where(outbox.c.sent_at.is_(None)).order_by(outbox.c.id)).all()
         for row in pending:
+            failpoint("out.rendered_before_send")
             target = out_dir / row.kind / row.filename
             target.parent.mkdir(parents=True, exist_ok=True)
             if not target.exists() or target.read_bytes() != row.payload:

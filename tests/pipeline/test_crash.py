@@ -15,8 +15,9 @@ from edi.store import open_engine
 from edi.store.pipeline_tables import exception_log, outbox, purchase_order
 from tests.conftest import ROOT
 
-POINTS = ["in.fsynced_before_commit", "parse.validated_before_commit", "confirm.allocation_before_commit",
-          "ship.pack_before_commit", "out.sent_before_mark"]
+POINTS = ["in.fsynced_before_commit", "ack.997_rendered_before_commit", "order.submitted_before_commit",
+          "parse.validated_before_commit", "confirm.allocation_before_commit", "ship.pack_before_commit",
+          "out.rendered_before_send", "out.sent_before_mark"]
 
 
 def _demo(work: Path, failpoint: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, update
 
 from edi.pipeline import Pipeline
@@ -120,3 +121,54 @@ def test_2_a_file_mixing_received_and_new_interchanges_is_quarantined(pipe: tupl
     (entry,) = rows(p, exception_log, exception_log.c.kind == "PARTIAL_DUPLICATE")
     assert "split the file" in entry.hint
     assert [r.po_number for r in rows(p, purchase_order)] == ["3K7QW2PA"]
+
+
+def test_an_unexpected_error_on_one_file_or_po_is_contained(pipe: tuple[Pipeline, Clock, Path],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """F37: an engine bug while ordering one file: that file is set aside whole (no partial orders, no 997),
+    the others go on; a bug in one PO's 855 step holds that PO only."""
+    p, _, _ = pipe
+    p.receive_bytes(ONE.read_bytes(), "a.edi", "folder")
+    p.receive_bytes((SAMPLES / "inbound" / "02_multi_line.edi").read_bytes(), "b.edi", "folder")
+    calls = {"n": 0}
+    real = p._make_order
+
+    def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyError("boom")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(p, "_make_order", flaky)
+    assert p.process_inbound() == 2
+    assert sorted(r.disposition for r in rows(p, inbound_file)) == ["failed", "processed"]
+    assert [r.po_number for r in rows(p, purchase_order)] == ["3K7QW2PB"]
+    assert len(rows(p, outbox, outbox.c.kind == "997")) == 1
+    (bug,) = rows(p, exception_log, exception_log.c.kind == "INTERNAL_ERROR")
+    assert "a.edi" in bug.message and "KeyError" in bug.message and "archive" in bug.hint
+    monkeypatch.setenv("EDI_FAILPOINTS", "confirm.allocation_before_commit=raise")
+    assert p.allocate_and_acknowledge() == 0
+    assert [r.state for r in rows(p, purchase_order)] == ["held"]
+    assert not rows(p, outbox, outbox.c.kind == "855")
+    monkeypatch.delenv("EDI_FAILPOINTS")
+    assert p.replay("3K7QW2PB", "ana", "bug fixed").startswith("ordered")
+    assert p.allocate_and_acknowledge() == 1
+
+
+def test_a_transient_database_error_leaves_the_file_for_the_next_run(pipe: tuple[Pipeline, Clock, Path],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError  # noqa: PLC0415
+
+    p, _, _ = pipe
+    p.receive_bytes(ONE.read_bytes(), "a.edi", "folder")
+
+    def locked(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OperationalError("INSERT ...", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(p, "_make_order", locked)
+    with pytest.raises(OperationalError):
+        p.process_inbound()
+    assert [r.disposition for r in rows(p, inbound_file)] == ["new"]
+    monkeypatch.undo()
+    assert p.process_inbound() == 1
+    assert [r.state for r in rows(p, purchase_order)] == ["ordered"]
