@@ -271,7 +271,7 @@ def demo(
     console = Console()
     with engine.connect() as conn:
         pos = conn.execute(select(purchase_order).order_by(purchase_order.c.id)).all()
-        excs = conn.execute(select(exception_log).where(exception_log.c.status == "open")
+        excs = conn.execute(select(exception_log).where(exception_log.c.status.in_(["open", "info"]))
                             .order_by(exception_log.c.id)).all()
         docs = conn.execute(select(outbox.c.kind, func.count()).group_by(outbox.c.kind)).all()
     t = Table(title="Purchase orders")
@@ -286,7 +286,7 @@ def demo(
     for col in ("id", "kind", "PO", "line", "message", "hint"):
         e.add_column(col, overflow="fold")
     for x in excs:
-        if x.kind == "DUPLICATE":
+        if x.status == "info":
             continue
         e.add_row(str(x.id), x.kind, x.po_number or "", x.line_number or "", x.message, x.hint)
     console.print(e)
@@ -297,7 +297,7 @@ def demo(
         f.add_row(path.parent.name, path.name, f"{path.stat().st_size:,}")
     if written:
         console.print(f)
-    dups = sum(1 for x in excs if x.kind == "DUPLICATE")
+    dups = sum(1 for x in excs if x.status == "info")
     console.print(f"inbound: {new} new file(s), {dup} already received; {dups} duplicate(s) with no effect; "
                   f"packs: {', '.join(shipped) or 'none'}")
     console.print("outbox: " + ", ".join(f"{n} x {k}" for k, n in sorted(docs)) + f"; written this run: {len(written)} "

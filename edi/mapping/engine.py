@@ -277,6 +277,7 @@ class _CompiledRule:
 
 
 _FAIL = object()
+_ABSENT = object()  # an optional field whose source is missing: left out of the target
 
 
 def _fast_converter(rule: Rule, table: Table | None) -> Callable[[Any], Any] | None:
@@ -285,9 +286,11 @@ def _fast_converter(rule: Rule, table: Table | None) -> Callable[[Any], Any] | N
     It returns ``_FAIL`` whenever anything is unusual (missing value, unmapped code, lookup miss,
     bad number, bound exceeded); the caller then runs the full path, which records why.
     """
-    if rule.lookup is not None and table is not None and rule.map is None and rule.as_ == "string" and (
+    if rule.lookup is not None and table is not None and rule.map is None and (
+            rule.as_ in ("string", "decimal", "integer")) and (
             rule.pattern is None and rule.min is None and rule.max is None):
-        return _fast_lookup(rule.lookup, table)
+        absent = rule.optional and rule.default is None  # a miss leaves the field out, as the full path does
+        return _fast_lookup(rule.lookup, table, rule.as_, absent)
     if rule.pattern is not None or rule.as_ in ("date", "boolean") or rule.lookup is not None:
         return None
     code_map = rule.map
@@ -320,12 +323,13 @@ def _fast_converter(rule: Rule, table: Table | None) -> Callable[[Any], Any] | N
     return convert
 
 
-def _fast_lookup(lookup: Lookup, table: Table) -> Callable[[Any], Any]:
+def _fast_lookup(lookup: Lookup, table: Table, cast: str, absent: bool) -> Callable[[Any], Any]:
     take, key, match = lookup.take, lookup.key, lookup.match
+    miss = _ABSENT if absent else _FAIL
 
     def convert(raw: Any) -> Any:
         if raw is None or raw in ("", []):
-            return _FAIL
+            return miss
         row = None
         if key is not None:
             row = table.find(key, str(raw))
@@ -337,7 +341,16 @@ def _fast_lookup(lookup: Lookup, table: Table) -> Callable[[Any], Any]:
                     if row is not None:
                         break
         value = (row.get(take) or "").strip() if row is not None else ""
-        return value or _FAIL
+        if not value:
+            return miss
+        if cast == "decimal":
+            try:
+                return Decimal(value)
+            except (InvalidOperation, ValueError):
+                return _FAIL
+        if cast == "integer":
+            return int(value) if value.isascii() and value.isdigit() else _FAIL
+        return value
 
     return convert
 
@@ -437,6 +450,8 @@ class CompiledMapping:
         fast = cr.fast
         if fast is not None:
             value = fast(raw)
+            if value is _ABSENT:
+                return
             if value is not _FAIL:
                 out[cr.name] = value
                 return

@@ -235,7 +235,8 @@ class InboundSteps(StepsBase):
         else:
             disposition, entry = "duplicate_interchange", ExceptionEntry(
                 "DUPLICATE", f"{name}: interchange {first[2]} from {first[0]} was already received "
-                f"(in {earlier[first].remote_name}); no effect", "no action needed", s.partner, key=first[2])
+                f"(in {earlier[first].remote_name}); no effect", "no action needed", s.partner, key=first[2],
+                info=True)
         conn.execute(update(inbound_file).where(inbound_file.c.id == file_id).values(
             disposition=disposition, processed_at=now))
         raise_exception(conn, entry, now)
@@ -272,7 +273,7 @@ class InboundSteps(StepsBase):
             if existing is not None and existing[1] == content_hash:
                 exceptions.append(ExceptionEntry("DUPLICATE", f"PO {po_number} received again with identical "
                                                  "content; no business effect", "no action needed", s.partner,
-                                                 po_number, key=f"{doc.isa13}/{doc.control_number}"))
+                                                 po_number, key=f"{doc.isa13}/{doc.control_number}", info=True))
                 continue
             revision = 1 if existing is None else existing[0] + 1
             latest[po_number] = (revision, content_hash)  # a later copy in this batch sees this version

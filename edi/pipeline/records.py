@@ -60,6 +60,8 @@ class ExceptionEntry:
     po_number: str | None = None
     line_number: str | None = None
     key: str | None = None
+    info: bool = False
+    """Recorded for the audit only (a duplicate with no effect): status ``info``, never ``open``."""
 
     def dedupe_key(self) -> str:
         """One open entry per (kind, partner, PO, line, key)."""
@@ -74,7 +76,8 @@ def raise_exception(conn: Connection, entry: ExceptionEntry, now: datetime) -> b
         return False
     conn.execute(insert(exception_log).values(
         kind=entry.kind, partner=entry.partner, po_number=entry.po_number, line_number=entry.line_number,
-        message=entry.message, hint=entry.hint, dedupe_key=key, status="open", created_at=now))
+        message=entry.message, hint=entry.hint, dedupe_key=key, status="info" if entry.info else "open",
+        created_at=now))
     return True
 
 

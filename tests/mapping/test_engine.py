@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +142,31 @@ def test_bad_number_and_bound_are_rule_failures(tmp_path: Path) -> None:
                                           ("2", "0", "EA", "1", ["UP", "841234001018"])]))
     assert res.target is None
     assert [(f.code, f.line) for f in res.failures] == [("MAP_VALUE_INVALID", "1"), ("MAP_VALUE_INVALID", "2")]
+
+
+def test_optional_typed_lookup_is_left_out_when_missing_and_fails_when_malformed(tmp_path: Path) -> None:
+    """list_cost: a decimal taken from the table; absent cost -> no field; a non-number -> MAP_VALUE_INVALID.
+    The success path and the full path agree (the same result with the fast converter switched off)."""
+    m = _mapping(tmp_path)
+    (tmp_path / "xref.csv").write_text("sku,upc,asin,cost\nSKU-1,841234001018,B00K4Q2T7M,24.53\n"
+                                       "SKU-2,,B00ZZZZZZZ,\nSKU-3,,B00YYYYYYY,n/a\n")
+    spec = m.spec.model_dump(by_alias=True)
+    spec["lines"]["fields"]["list_cost"] = {"from": "id_pairs(PO1)", "as": "decimal", "optional": "true",
+                                            "lookup": {"table": "xref", "match": {"UP": "upc", "BP": "asin"},
+                                                       "take": "cost"}}
+    view = _view([("1", "72", "EA", "24.53", ["UP", "841234001018"]), ("2", "8", "CA", "39", ["BP", "B00ZZZZZZZ"])])
+    bad = _view([("1", "1", "EA", "1", ["BP", "B00YYYYYYY"])])
+    results = []
+    for fast in (True, False):
+        mapping = CompiledMapping(MappingSpec.model_validate(spec), tmp_path)
+        if not fast:
+            for cr in mapping.lines:
+                cr.fast = None
+        ok = mapping.apply(view)
+        assert ok.ok, (ok.exceptions, ok.failures)
+        lines = ok.target.lines  # type: ignore[union-attr]
+        assert [line.list_cost for line in lines] == [Decimal("24.53"), None]
+        failed = mapping.apply(bad)
+        assert [f.code for f in failed.failures] == ["MAP_VALUE_INVALID"]
+        results.append((ok.target, [f.code for f in failed.failures]))
+    assert results[0] == results[1]
