@@ -159,3 +159,31 @@ def test_a_pack_for_an_unknown_po_is_held(pipe: tuple[Pipeline, Clock, Path]) ->
     assert p.confirm_pack(CSV.read_bytes(), "stray.csv") == "held"
     (entry,) = rows(p, exception_log, exception_log.c.kind == "PACK_MISMATCH")
     assert "3K7QW2PA is not an acknowledged PO" in entry.message
+
+
+def test_a_partner_on_the_4010_asn_gets_a_004010_856(tmp_path: Path, database_url: str) -> None:
+    import dataclasses  # noqa: PLC0415
+
+    from edi.pipeline.ims import EmbeddedIms  # noqa: PLC0415
+    from edi.store import transaction  # noqa: PLC0415
+    from edi.x12 import Limits, X12Validator  # noqa: PLC0415
+    from edi.x12.envelope import VERSIONS_4010_FAMILY  # noqa: PLC0415
+    from tests.x12._util import bots_errors  # noqa: PLC0415
+
+    engine = open_engine(database_url, data_dir=tmp_path / "data")
+    ensure_schema(engine, upgrade=True)
+    settings = dataclasses.replace(PartnerSettings.load(ROOT / "mappings" / "amazon"), asn_version="004010",
+                                   mappings_dir=ROOT / "mappings" / "amazon")
+    p = Pipeline(engine, tmp_path / "data", settings, clock=Clock())
+    with transaction(engine) as conn:
+        EmbeddedIms().import_stock(conn, SAMPLES / "stock.csv", p.clock())
+    p.receive_bytes((SAMPLES / "inbound" / "01_single_line.edi").read_bytes(), "01.edi", "folder")
+    p.process_inbound()
+    p.allocate_and_acknowledge()
+    assert p.confirm_pack(CSV.read_bytes(), "pack.csv") == "shipped"
+    (asn,) = [f for f in p.send_outbox(tmp_path / "out") if f.parent.name == "856"]
+    data = asn.read_bytes()
+    assert b"*00401*" in data and b"*X*004010~" in data and b"MAN*GM*00006141410000002030" in data
+    report = X12Validator(limits=Limits(supported_versions=VERSIONS_4010_FAMILY)).validate_bytes(data)
+    assert report.accepted, [f.one_line() for f in report.findings]
+    assert bots_errors(data) == []
