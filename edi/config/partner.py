@@ -7,6 +7,7 @@ backorder policy, the 856 version and the ship-from party. The 855 status-code f
 
 ```yaml
 partner: amazon
+test_interchanges: ignore   # ISA15 T: 997 sent, no order (process: treat as real, on a test connection)
 acknowledgement:
   deadline_hours: 24        # Amazon expects the 855 within 24 h of the 850
   alarm_hours: 20           # raise a DEADLINE exception when no 855 has gone out by then
@@ -105,6 +106,7 @@ class PartnerFile(_Section):
     """The schema of ``partner.yaml``."""
 
     partner: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    test_interchanges: Literal["ignore", "process"] = "ignore"
     acknowledgement: AckSettings = AckSettings()
     hot_po: HotPoSettings = HotPoSettings()
     ship_notice: ShipNoticeSettings = ShipNoticeSettings()
@@ -116,6 +118,7 @@ class PartnerSettings:
 
     partner: str = "amazon"
     mappings_dir: Path = Path("mappings/amazon")
+    test_interchanges: str = "ignore"
     deadline_hours: int = 24
     alarm_hours: int = 20
     backorders: str = "as_ordered"
@@ -143,7 +146,7 @@ class PartnerSettings:
             raise YamlError([ConfigFinding("CFG_INVALID", f"hot_po.list_file: {hot_list} does not exist", None,
                                            "create it (one PO number per line) or remove the setting", str(path))])
         return cls(
-            partner=cfg.partner, mappings_dir=mappings_dir,
+            partner=cfg.partner, mappings_dir=mappings_dir, test_interchanges=cfg.test_interchanges,
             deadline_hours=cfg.acknowledgement.deadline_hours, alarm_hours=cfg.acknowledgement.alarm_hours,
             backorders=cfg.acknowledgement.backorders, price_mismatch=cfg.acknowledgement.price_mismatch,
             reject_unknown_items_at_hours=cfg.acknowledgement.reject_unknown_items_at_hours,

@@ -192,16 +192,29 @@ class InboundSteps(StepsBase):
             # validate the whole interchange before mapping anything (I3): accepted sets were staged
             # to a spool file while validating, so memory stays flat however many POs the file holds
             ok_interchanges = {ic.control_number for ic in report.interchanges if not ic.rejected}
+            test = {ic.control_number for ic in report.interchanges if len(ic.isa) > 15 and ic.isa[15] == "T"}
+            if self.settings.test_interchanges == "process":
+                test = set()
+            skipped: dict[str, int] = {}
             hot_list = self.settings.hot_list()
             batch: list[Document] = []
             for doc in staged.documents(self.validator):
                 if doc.set_id == "850" and doc.isa13 in ok_interchanges:
+                    if doc.isa13 in test:
+                        skipped[doc.isa13] = skipped.get(doc.isa13, 0) + 1
+                        continue
                     batch.append(doc)
                     if len(batch) == ORDER_BATCH:
                         self._orders(conn, batch, ic_ids, received_at, now, hot_list)
                         batch.clear()
             self._orders(conn, batch, ic_ids, received_at, now, hot_list)
             staged.close()
+            for isa13, count in skipped.items():
+                raise_exception(conn, ExceptionEntry(
+                    "TEST_INTERCHANGE", f"{name}: interchange {isa13} is a test interchange (ISA15 T): 997 sent, "
+                    f"{count} PO(s) not ordered", "nothing to do if you expected a test from the partner; set "
+                    "test_interchanges: process in partner.yaml on a test connection", self.settings.partner,
+                    key=f"{isa13}/{file_id}"), now)
             conn.execute(update(inbound_file).where(inbound_file.c.id == file_id).values(
                 disposition="processed" if report.accepted else "quarantined", processed_at=now))
             failpoint("parse.validated_before_commit")

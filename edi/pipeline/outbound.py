@@ -164,7 +164,7 @@ class OutboundSteps(StepsBase):
             return 0
         try:
             self._render(conn, "855", f"{row.po_number}/{row.revision}", row.po_number,
-                         lambda e: render_855(ack, e), Delimiters("*", ">", "~", None), now)
+                         lambda e: render_855(ack, e), Delimiters("*", ">", "~", None), now, row.interchange_id)
         except OutboundValueError as exc:
             transition(conn, po_id, POState.HELD, "855 cannot be written: nothing sent", now)
             raise_exception(conn, ExceptionEntry(
@@ -206,18 +206,18 @@ class OutboundSteps(StepsBase):
                 row.partner, row.po_number, key=step), now)
 
     def _render(self, conn: Connection, kind: str, subject: str, label: str, render: Callable[[Envelope], str],
-                delims: Delimiters, now: datetime) -> str:
+                delims: Delimiters, now: datetime, interchange_id: int | None) -> str:
         """Reserve control numbers and store the rendered bytes in the outbox, in the caller's transaction.
 
         A value X12 cannot carry (a delimiter or control character in IMS or warehouse data) raises
         OutboundValueError with the reservation rolled back: no control number is spent.
         """
-        ours, theirs = self._parties(conn)
+        ours, theirs, usage = self._parties(conn, interchange_id)
         savepoint = conn.begin_nested()
         try:
             r = reserve(conn, sender=(ours.qualifier, ours.id), receiver=(theirs.qualifier, theirs.id), groups=1,
                         sets_per_group=1, purpose=f"{kind} {label}")
-            text = render(Envelope(ours, theirs, "P", delims, now, r.isa13, r.group_numbers[0]))
+            text = render(Envelope(ours, theirs, usage, delims, now, r.isa13, r.group_numbers[0]))
         except OutboundValueError:
             savepoint.rollback()
             raise
@@ -228,13 +228,17 @@ class OutboundSteps(StepsBase):
                                            created_at=now, attempts=0))
         return text
 
-    def _parties(self, conn: Connection) -> tuple[Party, Party]:
-        row = conn.execute(select(interchange.c.sender, interchange.c.receiver).order_by(interchange.c.id)).first()
+    def _parties(self, conn: Connection, interchange_id: int | None) -> tuple[Party, Party, str]:
+        """Who we are, who they are and the usage (ISA15) for a reply: the reverse of the PO's own 850."""
+        row = None
+        if interchange_id is not None:
+            row = conn.execute(select(interchange.c.sender, interchange.c.receiver, interchange.c.usage).where(
+                interchange.c.id == interchange_id)).first()
         if row is None:
-            return Party("ZZ", "VENDOR"), Party("ZZ", "AMAZON")
+            raise RuntimeError(f"no inbound interchange {interchange_id} to answer")  # an invariant, not input
         theirs_q, theirs_id = row.sender.split("/", 1)
         ours_q, ours_id = row.receiver.split("/", 1)
-        return Party(ours_q, ours_id), Party(theirs_q, theirs_id)
+        return Party(ours_q, ours_id), Party(theirs_q, theirs_id), row.usage
 
     # -- pack confirmation and 856 ----------------------------------------------------------------
 
@@ -325,7 +329,8 @@ class OutboundSteps(StepsBase):
             try:
                 self._render(conn, "856", pack.shipment_id, pack.shipment_id,
                              lambda e: render_856(ship, e, self.settings.asn_version),
-                             Delimiters("*", ">", "~", "^" if self.settings.asn_version == "005010" else None), now)
+                             Delimiters("*", ">", "~", "^" if self.settings.asn_version == "005010" else None), now,
+                             rows[pos[0]].interchange_id)
             except OutboundValueError as exc:
                 conn.execute(update(shipment).where(shipment.c.partner == pack.partner,
                                                     shipment.c.shipment_id == pack.shipment_id).values(state="held"))

@@ -172,3 +172,35 @@ def test_a_transient_database_error_leaves_the_file_for_the_next_run(pipe: tuple
     monkeypatch.undo()
     assert p.process_inbound() == 1
     assert [r.state for r in rows(p, purchase_order)] == ["ordered"]
+
+
+def test_a_test_interchange_gets_its_997_but_no_order(pipe: tuple[Pipeline, Clock, Path]) -> None:
+    """F33: ISA15 T on a production connection: 997 (usage T), no PO, an alert."""
+    p, _, _ = pipe
+    data = ONE.read_bytes().replace(b"*0*P*>", b"*0*T*>")
+    p.receive_bytes(data, "test.edi", "folder")
+    p.process_inbound()
+    assert not rows(p, purchase_order)
+    (ack,) = rows(p, outbox, outbox.c.kind == "997")
+    assert b"*0*T*>" in ack.payload
+    (alert,) = rows(p, exception_log, exception_log.c.kind == "TEST_INTERCHANGE")
+    assert "1 PO(s) not ordered" in alert.message
+
+
+def test_replies_go_to_the_sender_of_each_po_with_its_usage(pipe: tuple[Pipeline, Clock, Path]) -> None:
+    """Two senders (say Amazon US and EU ids) and a test connection: each 855 answers its own 850's envelope."""
+    import dataclasses  # noqa: PLC0415
+
+    p, _, _ = pipe
+    p.settings = dataclasses.replace(p.settings, test_interchanges="process")
+    p.receive_bytes(ONE.read_bytes().replace(b"*0*P*>", b"*0*T*>"), "us.edi", "folder")
+    eu = (SAMPLES / "inbound" / "02_multi_line.edi").read_bytes().replace(b"*ZZ*AMAZON         *",
+                                                                          b"*ZZ*AMAZONEU       *")
+    p.receive_bytes(eu, "eu.edi", "folder")
+    p.process_inbound()
+    assert p.allocate_and_acknowledge() == 2
+    acks = {r.subject.split("/")[0]: r.payload.decode() for r in rows(p, outbox, outbox.c.kind == "855")}
+    assert acks["3K7QW2PA"].startswith("ISA*00*          *00*          *ZZ*VENDORCO       *ZZ*AMAZON         *")
+    assert "*0*T*>" in acks["3K7QW2PA"][:110]
+    assert acks["3K7QW2PB"].startswith("ISA*00*          *00*          *ZZ*VENDORCO       *ZZ*AMAZONEU       *")
+    assert "*0*P*>" in acks["3K7QW2PB"][:110]
