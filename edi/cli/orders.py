@@ -138,4 +138,4 @@ def partner_check(partner_dir: Annotated[Path, typer.Argument(help="The partner'
                f"{s.reject_unknown_items_at_hours or 'off'} h; "
                f"hot POs: order types {', '.join(s.hot_order_types) or 'none'}, "
                f"ship window <= {s.hot_window_days} day(s), list {s.hot_list_file or 'none'} "
-               f"({len(s.hot_list())} PO(s)); 856 version {s.asn_version}")
+               f"({len(s.hot_list())} PO(s)); 856 version {s.asn_version}; test interchanges {s.test_interchanges}")
