@@ -9,7 +9,6 @@ their audited paths, line trail and sales orders, in batches of ``ORDER_BATCH``.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import tempfile
 from collections.abc import Callable, Iterator
@@ -43,6 +42,7 @@ from edi.store.pipeline_tables import (
     purchase_order,
 )
 from edi.x12 import AckBuilder, X12Validator
+from edi.x12.ack import InMemory
 from edi.x12.envelope import Delimiters
 from edi.x12.validator import Document
 
@@ -63,17 +63,6 @@ class _ConnNumbers:
         r = reserve(self.conn, sender=sender, receiver=receiver, groups=groups, sets_per_group=1,
                     purpose=self.purpose)
         yield r.isa13, list(r.group_numbers)
-
-
-class _Memory(io.BytesIO):
-    def __init__(self, store: dict[str, bytes], name: str) -> None:
-        super().__init__()
-        self.store, self.name = store, name
-
-    def __exit__(self, *exc: object) -> None:
-        self.store[self.name] = self.getvalue()
-        super().__exit__(*exc)
-
 
 
 class InboundSteps(StepsBase):
@@ -146,11 +135,11 @@ class InboundSteps(StepsBase):
     def _process_file(self, file_id: int, path: Path, name: str, received_at: datetime) -> None:
         now = self.clock()
         with transaction(self.engine) as conn:
-            acks: dict[str, bytes] = {}
+            acks = InMemory()
             staged = _Staging()
 
             savepoint = conn.begin_nested()
-            builder = AckBuilder(lambda n: _Memory(acks, n), _ConnNumbers(conn, f"997 for {name}"))
+            builder = AckBuilder(acks, _ConnNumbers(conn, f"997 for {name}"))
             tee = _Tee(builder, staged)
             report = self.validator.validate_path(path, tee)
             keys = [(f"{ic.isa[5]}/{ic.isa[6].strip()}", f"{ic.isa[7]}/{ic.isa[8].strip()}", ic.control_number)
@@ -176,7 +165,8 @@ class InboundSteps(StepsBase):
                     continue
                 ic_ids[ic.control_number] = conn.execute(insert(interchange).values(
                     inbound_file_id=file_id, sender=key[0], receiver=key[1], isa13=key[2], sha256=digest,
-                    usage=ic.isa[15] if len(ic.isa) > 15 else "P", accepted=not ic.rejected)).inserted_primary_key[0]
+                    usage=ic.isa[15] if len(ic.isa) > 15 else "P", accepted=not ic.rejected)
+                    .returning(interchange.c.id)).scalar_one()
             for ack in builder.written:
                 conn.execute(insert(outbox).values(
                     kind=ack.kind, subject=f"{ack.answers_isa13}/{ack.answers_gs06 or '-'}",

@@ -22,8 +22,8 @@ def _plan(table: Table, columns: tuple[str, ...], dialect: Dialect
           ) -> tuple[str, tuple[str, ...] | None, dict[str, Callable[[Any], Any]]]:
     compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
     order = tuple(compiled.positiontup or ()) if compiled.positional else None
-    processors = {name: p for name in columns
-                  if (p := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None}
+    processors: dict[str, Callable[[Any], Any]] = {
+        name: p for name in columns if (p := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))}
     return str(compiled), order, processors
 
 

@@ -12,12 +12,13 @@ counter in tests and benchmarks), reserved only when an acknowledgement is actua
 
 from __future__ import annotations
 
+import io
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from edi.x12.envelope import Delimiters, IsaHeader, ascii_digits, render_isa
 from edi.x12.results import GroupResult, InterchangeResult, SetResult
@@ -96,7 +97,25 @@ class AckDocument:
     name: str
 
 
-Opener = Callable[[str], BinaryIO]
+Opener = Callable[[str], AbstractContextManager[BinaryIO]]
+"""Opens the named output for one acknowledgement; used as ``with opener(name) as out:``."""
+
+
+class InMemory(dict[str, bytes]):
+    """An opener that keeps every written acknowledgement in memory, by name (the outbox stores them)."""
+
+    def __call__(self, name: str) -> _MemoryFile:
+        return _MemoryFile(self, name)
+
+
+class _MemoryFile(io.BytesIO):
+    def __init__(self, store: InMemory, name: str) -> None:
+        super().__init__()
+        self.store, self.name = store, name
+
+    def __exit__(self, *exc: Any) -> None:
+        self.store[self.name] = self.getvalue()
+        super().__exit__(*exc)
 
 
 @dataclass

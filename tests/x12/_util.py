@@ -9,24 +9,10 @@ import shutil
 from pathlib import Path
 
 from edi.x12 import AckBuilder, CounterNumbers, Limits, X12Validator
+from edi.x12.ack import InMemory
 from edi.x12.results import FileReport
 
-
-class Captured(dict[str, bytes]):
-    """An AckBuilder opener that keeps every written document in memory, by name."""
-
-    def __call__(self, name: str) -> _Sink:
-        return _Sink(self, name)
-
-
-class _Sink(io.BytesIO):
-    def __init__(self, store: Captured, name: str) -> None:
-        super().__init__()
-        self.store, self.name = store, name
-
-    def __exit__(self, *exc: object) -> None:
-        self.store[self.name] = self.getvalue()
-        super().__exit__(*exc)
+Captured = InMemory
 
 
 def acknowledge(data: bytes, name: str = "in.edi", limits: Limits | None = None) -> tuple[FileReport, Captured]:
