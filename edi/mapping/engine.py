@@ -335,7 +335,7 @@ def _fast_lookup(lookup: Lookup, table: Table, cast: str, absent: bool) -> Calla
             row = table.find(key, str(raw))
         elif isinstance(raw, list):
             for pair in raw:
-                column = match.get(pair.get("qualifier")) if isinstance(pair, dict) and match else None
+                column = match.get(str(pair.get("qualifier"))) if isinstance(pair, dict) and match else None
                 if column is not None:
                     row = table.find(column, str(pair.get("value", "")))
                     if row is not None:

@@ -101,7 +101,7 @@ def _marks(tree: Any) -> dict[str, str]:
         if m:
             out[f"header.{name}"] = str(m)
     lines = tree.get("lines") if hasattr(tree, "get") else None
-    fields = lines.get("fields") if hasattr(lines, "get") else None
+    fields = lines.get("fields") if isinstance(lines, dict) else None
     for name in fields or {}:
         m = _mark(fields, name)
         if m:
@@ -171,14 +171,14 @@ def lint_mapping(path: str | Path) -> list[ConfigFinding]:
     findings: list[ConfigFinding] = []
     parts = spec.source.split("/")
     if len(parts) == 3 and parts[0] == "x12":
-        from edi.x12.guide import default_registry  # noqa: PLC0415
+        from edi.x12.guide import ElementDef, default_registry  # noqa: PLC0415
 
         guide = default_registry("amazon").get(parts[2], parts[1])
         if guide is None:
             findings.append(ConfigFinding("MAP_UNKNOWN_SOURCE", f"no guide for {spec.source}", _mark(tree, "source")))
         else:
             codes = {el.xid: el.codes for seg in guide.segments() for el in seg.elements
-                     if getattr(el, "codes", None)}
+                     if isinstance(el, ElementDef) and el.codes}
             sections = [("header", spec.header, tree.get("header", {}))]
             if spec.lines is not None:
                 sections.append(("lines.fields", spec.lines.fields, tree["lines"].get("fields", {})))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from edi.x12._reading import _Reader
 from edi.x12._types import _Set
@@ -21,6 +22,9 @@ from edi.x12.results import (
 
 class _Envelopes(_Reader):
     """ISA/GS/ST/SE/GE/IEA handling: control numbers, counts and envelope order."""
+
+    if TYPE_CHECKING:  # provided by the set stage (_Run)
+        def _finish_set(self, cur: _Set, se: list[str] | None, offset: int) -> None: ...
 
     def _pos(self, offset: int, seg_id: str, element: int | None = None, index: int | None = None) -> Position:
         ic, grp, cur = self.ic, self.grp, self.cur

@@ -61,6 +61,15 @@ class _Reader:
 
     # -- input -----------------------------------------------------------------------------------
 
+    if TYPE_CHECKING:  # provided by the envelope and set stages (_Envelopes, _Run)
+        def _end_interchange(self, *, complete: bool) -> None: ...
+
+        def _missing_iea(self, offset: int) -> None: ...
+
+        def _stray(self, raw: str, offset: int) -> None: ...
+
+        def _envelope(self, sid: str, raw: str, offset: int) -> bool: ...
+
     def _read(self) -> bool:
         """Append the next chunk to ``pending``; False at end of input."""
         if self.eof:

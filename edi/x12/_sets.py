@@ -153,9 +153,8 @@ class _Run(_Envelopes):
             raw = segs[k]
             k += 1
             sid = raw.partition(es)[0]
-            t = tables[state].get(sid, 0)
-            if t == 0:
-                t = transition(state, sid)
+            row = tables[state]
+            t = row[sid] if sid in row else transition(state, sid)
             if t is None:
                 notes.append(self._unplaced(cg, sid, k, raw))
                 nodes.append(-1)
