@@ -10,7 +10,15 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from edi.model import PackConfirmation, PurchaseOrderAck
-from edi.store.pipeline_tables import exception_log, po_line_trail, po_transition, purchase_order, shipment
+from edi.store.pipeline_tables import (
+    exception_log,
+    interchange,
+    outbox,
+    po_line_trail,
+    po_transition,
+    purchase_order,
+    shipment,
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,21 @@ def fill_rates(conn: Connection, partner: str, accepted_codes: frozenset[str], *
     return out
 
 
+def _documents(conn: Connection, partner: str, po: Any) -> list[dict[str, Any]]:
+    """The 997 of the PO's interchange, its 855 and the 856s of shipments that carry it: was it sent, when."""
+    subjects = [f"{po.po_number}/{po.revision}"]
+    isa13 = conn.execute(select(interchange.c.isa13).where(interchange.c.id == po.interchange_id)).scalar()
+    shipments = [r.shipment_id for r in conn.execute(select(shipment.c.shipment_id, shipment.c.pack).where(
+        shipment.c.partner == partner, shipment.c.state == "shipped"))
+        if any(i.vendor_central_po_number == po.po_number for c in PackConfirmation.model_validate_json(r.pack).cartons
+               for i in c.items)]
+    q = select(outbox).where(outbox.c.partner == partner).order_by(outbox.c.id)
+    rows = conn.execute(q.where(
+        (outbox.c.subject.in_(subjects + shipments)) | (outbox.c.subject.like(f"{isa13}/%") if isa13 else False)))
+    return [{"kind": r.kind, "file": r.filename, "isa13": f"{r.isa13:09d}", "created_at": r.created_at.isoformat(),
+             "sent_at": r.sent_at.isoformat() if r.sent_at else None, "attempts": r.attempts} for r in rows]
+
+
 def po_story(conn: Connection, partner: str, po_number: str) -> list[dict[str, Any]]:
     """Every stored version of a PO with its transitions, line trail and exceptions (for `edi po show`)."""
     versions = []
@@ -81,6 +104,7 @@ def po_story(conn: Connection, partner: str, po_number: str) -> list[dict[str, A
                       for t in conn.execute(select(po_line_trail).where(po_line_trail.c.po_id == r.id)
                                             .order_by(po_line_trail.c.line_number, po_line_trail.c.id))],
             "sales_order": json.loads(r.sales_order) if r.sales_order else None,
+            "documents": _documents(conn, partner, r),
         })
     if versions:
         versions[-1]["exceptions"] = [

@@ -40,6 +40,9 @@ def test_po_show_tells_why_a_po_is_held(work: Path) -> None:
     assert "SKU_MISMATCH line 2" in r.stdout and "edi po replay" in r.stdout
     (version,) = json.loads(edi(work, "po", "show", "3K7QW2PE", "--json").stdout)
     assert version["state"] == "held" and version["exceptions"][0]["kind"] == "SKU_MISMATCH"
+    assert [d["kind"] for d in version["documents"]] == ["997"] and version["documents"][0]["sent_at"]
+    (shipped,) = json.loads(edi(work, "po", "show", "3K7QW2PB", "--json").stdout)
+    assert [d["kind"] for d in shipped["documents"]] == ["997", "855", "856"]
     missing = edi(work, "po", "show", "NOPE")
     assert missing.returncode == 2 and "no PO NOPE" in missing.stderr
 
