@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edi.config.partner import PartnerSettings
 from edi.pipeline import Pipeline
@@ -187,3 +189,22 @@ def test_a_partner_on_the_4010_asn_gets_a_004010_856(tmp_path: Path, database_ur
     report = X12Validator(limits=Limits(supported_versions=VERSIONS_4010_FAMILY)).validate_bytes(data)
     assert report.accepted, [f.one_line() for f in report.findings]
     assert bots_errors(data) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=400), st.text(max_size=400).map(str.encode),
+                 st.lists(st.sampled_from(["shipment_id", "ship_date", "sscc", "quantity", "po_number", ",", "\n",
+                                           "\"", "2026-11-19", "006141410000002030", "-1", "x", "\r\n", "\x00"]),
+                          max_size=60).map(lambda parts: (HEADER + "\n" + "".join(parts)).encode())),
+       st.sampled_from(["p.csv", "p.json"]))
+def test_any_bytes_give_a_pack_or_a_pack_file_error(data: bytes, name: str) -> None:
+    """Whatever the warehouse sends: a valid PackConfirmation or a typed PackFileError, nothing else."""
+    error: PackFileError | None = None
+    try:
+        pack = parse_pack(data, name, "amazon")
+    except PackFileError as exc:
+        error = exc
+    if error is not None:
+        assert name in str(error) and error.hint
+    else:
+        assert pack.cartons
