@@ -55,7 +55,8 @@ def po_show(po_number: Annotated[str, typer.Argument(help="Vendor Central PO num
             typer.echo(f"  line {t['line']:>4} {t['stage']:<12} {t['detail']}")
         for d in v["documents"]:
             sent = f"sent {d['sent_at']}" if d["sent_at"] else "not sent yet"
-            typer.echo(f"  {d['kind']:>4} {d['file']} (ISA13 {d['isa13']}): {sent}")
+            fa = f"; partner's 997: {d['partner_997']}" if d["partner_997"] else ""
+            typer.echo(f"  {d['kind']:>4} {d['file']} (ISA13 {d['isa13']}): {sent}{fa}")
         for x in v.get("exceptions", []):
             done = f" (resolved by {x['resolved_by']}: {x['resolution']})" if x["status"] == "resolved" else ""
             typer.echo(f"  exception {x['id']} {x['status']} {x['kind']}"

@@ -15,6 +15,7 @@ acknowledgement:
   price_mismatch: warn      # PO104 differs from the cross-reference's cost: warn (log it) or hold the PO
   reject_unknown_items_at_hours: 22   # a PO held only by unknown items: answer them rejected (R2) then,
                                       # so the 855 is not late; off: keep holding
+  expect_997_within_hours: 12         # our 855/856 without the partner's 997 by then: ACK_MISSING (off: never)
 hot_po:
   order_types: [rush]       # BEG02 RO
   ship_window_days: 5       # a ship window (DTM*063 - BEG05) this short or shorter makes a PO hot (off: none)
@@ -63,6 +64,7 @@ class AckSettings(_Section):
     backorders: Literal["as_ordered", "never"] = "as_ordered"
     price_mismatch: Literal["warn", "hold"] = "warn"
     reject_unknown_items_at_hours: OptionalHours = Field(default=22, ge=1, le=24 * 14)
+    expect_997_within_hours: OptionalHours = Field(default=12, ge=1, le=24 * 14)
 
     @model_validator(mode="after")
     def _alarm_before_deadline(self) -> AckSettings:
@@ -124,6 +126,7 @@ class PartnerSettings:
     backorders: str = "as_ordered"
     price_mismatch: str = "warn"
     reject_unknown_items_at_hours: int | None = 22
+    expect_997_within_hours: int | None = 12
     hot_order_types: tuple[str, ...] = ("rush",)
     hot_window_days: int | None = 5
     hot_list_file: Path | None = None
@@ -150,6 +153,7 @@ class PartnerSettings:
             deadline_hours=cfg.acknowledgement.deadline_hours, alarm_hours=cfg.acknowledgement.alarm_hours,
             backorders=cfg.acknowledgement.backorders, price_mismatch=cfg.acknowledgement.price_mismatch,
             reject_unknown_items_at_hours=cfg.acknowledgement.reject_unknown_items_at_hours,
+            expect_997_within_hours=cfg.acknowledgement.expect_997_within_hours,
             hot_order_types=cfg.hot_po.order_types, hot_window_days=cfg.hot_po.ship_window_days,
             hot_list_file=hot_list, asn_version=cfg.ship_notice.version,
             ship_from=cfg.ship_notice.ship_from.model_dump(exclude_none=True))

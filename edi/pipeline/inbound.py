@@ -43,10 +43,12 @@ from edi.store.pipeline_tables import (
 )
 from edi.x12 import AckBuilder, X12Validator
 from edi.x12.ack import InMemory
+from edi.x12.ack_reader import read_997
 from edi.x12.envelope import Delimiters
 from edi.x12.validator import Document
 
 _INSERT_PO = insert(purchase_order)
+_FUNCTIONAL_KIND = {"PR": "855", "SH": "856", "IN": "810"}
 ORDER_BATCH = 100
 """850s recorded per round trip (all in the file's one transaction)."""
 
@@ -188,7 +190,11 @@ class InboundSteps(StepsBase):
             skipped: dict[str, int] = {}
             hot_list = self.settings.hot_list()
             batch: list[Document] = []
+            senders = {ic.control_number: k[0] for ic, k in zip(report.interchanges, keys, strict=True) if k}
             for doc in staged.documents(self.validator):
+                if doc.set_id == "997" and doc.isa13 in ok_interchanges:
+                    self._record_997(conn, doc, senders.get(doc.isa13, ""), name, now)
+                    continue
                 if doc.set_id == "850" and doc.isa13 in ok_interchanges:
                     if doc.isa13 in test:
                         skipped[doc.isa13] = skipped.get(doc.isa13, 0) + 1
@@ -208,6 +214,39 @@ class InboundSteps(StepsBase):
             conn.execute(update(inbound_file).where(inbound_file.c.id == file_id).values(
                 disposition="processed" if report.accepted else "quarantined", processed_at=now))
             failpoint("parse.validated_before_commit")
+
+    def _record_997(self, conn: Connection, doc: Document, sender: str, name: str, now: datetime) -> None:
+        """The partner's 997 for one of our groups: record its verdict on the outbox row; alert on a rejection."""
+        s = self.settings
+        ack = read_997(doc)
+        if ack is None:
+            return
+        kind = _FUNCTIONAL_KIND.get(ack.functional_id)
+        row = None
+        if ack.group_control.isascii() and ack.group_control.isdigit():
+            q = select(outbox.c.id, outbox.c.kind, outbox.c.subject, outbox.c.filename).where(
+                outbox.c.partner == s.partner, outbox.c.counterpart == sender,
+                outbox.c.gs06 == int(ack.group_control))
+            row = conn.execute(q.where(outbox.c.kind == kind) if kind else q).first()
+        if row is None:
+            raise_exception(conn, ExceptionEntry(
+                "ACK_UNMATCHED", f"{name}: a 997 from {sender} answers group {ack.group_control} "
+                f"({ack.functional_id or '?'}), which we did not send", "check the partner's and our sender ids",
+                s.partner, key=f"{sender}/{ack.functional_id}/{ack.group_control}"), now)
+            return
+        conn.execute(update(outbox).where(outbox.c.id == row.id).values(ack_status=ack.status, acked_at=now))
+        if ack.status == "accepted":
+            return
+        po = row.subject.split("/")[0] if row.kind == "855" else None
+        what = f"our {row.kind} {row.filename} ({'PO ' + po if po else 'shipment ' + row.subject})"
+        if ack.status == "accepted_with_errors":
+            kind_, hint = "ACK_WITH_ERRORS", "accepted, but fix the cause for the next documents"
+        else:
+            kind_, hint = "ACK_REJECTED", ("the partner did not take it: fix the cause, then send a corrected "
+                                           "document with new control numbers")
+        raise_exception(conn, ExceptionEntry(
+            kind_, f"the partner's 997 ({name}) says {ack.status}: {what}: {'; '.join(ack.problems())}", hint,
+            s.partner, po, key=f"{row.kind}/{row.id}"), now)
 
     def _envelope_duplicate(self, conn: Connection, file_id: int, name: str,
                             keys: list[tuple[str, str, str] | None], digests: list[str],

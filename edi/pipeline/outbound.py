@@ -225,7 +225,8 @@ class OutboundSteps(StepsBase):
         safe = _SAFE_NAME.sub("_", label)[:40]  # a file name from partner data: never a path
         conn.execute(insert(outbox).values(kind=kind, subject=subject, partner=self.settings.partner, isa13=r.isa13,
                                            filename=f"{kind}_{safe}_{r.isa13:09d}.edi", payload=text.encode("ascii"),
-                                           created_at=now, attempts=0))
+                                           created_at=now, attempts=0, counterpart=f"{theirs.qualifier}/{theirs.id}",
+                                           gs06=r.group_numbers[0]))
         return text
 
     def _parties(self, conn: Connection, interchange_id: int | None) -> tuple[Party, Party, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,8 +65,11 @@ class ExceptionEntry:
     """Recorded for the audit only (a duplicate with no effect): status ``info``, never ``open``."""
 
     def dedupe_key(self) -> str:
-        """One open entry per (kind, partner, PO, line, key)."""
-        return "|".join(str(x or "") for x in (self.kind, self.partner, self.po_number, self.line_number, self.key))
+        """One open entry per (kind, partner, PO, line, key); a long key is shortened with its hash (fits 200)."""
+        key = "|".join(str(x or "") for x in (self.kind, self.partner, self.po_number, self.line_number, self.key))
+        if len(key) > 180:
+            key = key[:150] + "#" + hashlib.sha256(key.encode()).hexdigest()[:16]
+        return key
 
 
 def raise_exception(conn: Connection, entry: ExceptionEntry, now: datetime) -> bool:

@@ -85,7 +85,8 @@ def _documents(conn: Connection, partner: str, po: Any) -> list[dict[str, Any]]:
     rows = conn.execute(q.where(
         (outbox.c.subject.in_(subjects + shipments)) | (outbox.c.subject.like(f"{isa13}/%") if isa13 else False)))
     return [{"kind": r.kind, "file": r.filename, "isa13": f"{r.isa13:09d}", "created_at": r.created_at.isoformat(),
-             "sent_at": r.sent_at.isoformat() if r.sent_at else None, "attempts": r.attempts} for r in rows]
+             "sent_at": r.sent_at.isoformat() if r.sent_at else None, "attempts": r.attempts,
+             "partner_997": r.ack_status} for r in rows]
 
 
 def po_story(conn: Connection, partner: str, po_number: str) -> list[dict[str, Any]]:

@@ -7,9 +7,9 @@ never depends on the sender and never creates a second sales order or a second 8
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from edi.errors import DocumentError
 from edi.failpoints import failpoint
@@ -30,16 +30,13 @@ from edi.pipeline.records import (
     transition,
 )
 from edi.store import transaction
-from edi.store.pipeline_tables import (
-    purchase_order,
-)
+from edi.store.pipeline_tables import outbox, purchase_order
 
 
 class ReplayRefusedError(DocumentError):
     """A PO cannot be replayed as asked (unknown, not held, or a revision that needs a person)."""
 
     code = "REPLAY_REFUSED"
-
 
 
 
@@ -218,6 +215,25 @@ class SupportSteps(StepsBase):
                     changes["deadline_missed"] = True
                 conn.execute(update(purchase_order).where(purchase_order.c.id == r.id).values(**changes))
                 raised += len(changes)
+            raised += self._overdue_997s(conn, now)
         return raised
+
+    def _overdue_997s(self, conn: Connection, now: datetime) -> int:
+        """ACK_MISSING (once) for each 855/856 sent ``expect_997_within_hours`` ago without the partner's 997."""
+        s = self.settings
+        if s.expect_997_within_hours is None:
+            return 0
+        late = conn.execute(select(outbox.c.id, outbox.c.kind, outbox.c.subject, outbox.c.filename,
+                                   outbox.c.sent_at).where(
+            outbox.c.partner == s.partner, outbox.c.kind.in_(["855", "856"]), outbox.c.ack_status.is_(None),
+            outbox.c.sent_at <= now - timedelta(hours=s.expect_997_within_hours))).all()
+        for r in late:
+            po = r.subject.split("/")[0] if r.kind == "855" else None
+            raise_exception(conn, ExceptionEntry(
+                "ACK_MISSING", f"no 997 for our {r.kind} {r.filename} ({'PO ' + po if po else 'shipment ' + r.subject})"
+                f", sent {r.sent_at:%Y-%m-%d %H:%M} UTC", "check that the partner received it (transport, ids); the "
+                "partner may not have taken it", s.partner, po, key=f"{r.kind}/{r.id}"), now)
+            conn.execute(update(outbox).where(outbox.c.id == r.id).values(ack_status="overdue"))
+        return len(late)
 
 

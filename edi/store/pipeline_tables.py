@@ -115,6 +115,11 @@ outbox = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime, nullable=True),
     Column("attempts", Integer, nullable=False, default=0),
+    Column("counterpart", String(40), nullable=True, comment="the receiver, qualifier/id (ISA07/08)"),
+    Column("gs06", BigInteger, nullable=True, comment="our group control number, which the partner's 997 names"),
+    Column("ack_status", String(24), nullable=True,
+           comment="the partner's 997: accepted | accepted_with_errors | partial | rejected | overdue"),
+    Column("acked_at", UTCDateTime, nullable=True),
     UniqueConstraint("kind", "subject", name="uq_outbox_subject"),
 )
 

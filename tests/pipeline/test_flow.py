@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -108,6 +109,7 @@ def test_deadline_alarm_fires_once_for_a_po_without_855(pipe: tuple[Pipeline, Cl
     """At 20 h the held PO gets one DEADLINE entry with its reason, at 24 h one DEADLINE_MISSED; acknowledged
     POs get none; a resolved entry is not raised again."""
     p, clock, tmp = pipe
+    p.settings = dataclasses.replace(p.settings, expect_997_within_hours=None)  # 997 follow-up: test_acks.py
     run_all(p, tmp / "out")
     clock.now = T0 + timedelta(hours=19)
     assert p.watch_deadlines() == 0

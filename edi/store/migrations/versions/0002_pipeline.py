@@ -90,6 +90,19 @@ def upgrade() -> None:
         sa.Column("created_at", edi.store._base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("sent_at", edi.store._base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column(
+            "counterpart", sa.String(length=40), nullable=True, comment="the receiver, qualifier/id (ISA07/08)"
+        ),
+        sa.Column(
+            "gs06", sa.BigInteger(), nullable=True, comment="our group control number, which the partner's 997 names"
+        ),
+        sa.Column(
+            "ack_status",
+            sa.String(length=24),
+            nullable=True,
+            comment="the partner's 997: accepted | accepted_with_errors | partial | rejected | overdue",
+        ),
+        sa.Column("acked_at", edi.store._base.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
         sa.UniqueConstraint("kind", "subject", name="uq_outbox_subject"),
     )
