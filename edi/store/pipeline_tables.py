@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from edi.store._base import ID_TYPE, UTCDateTime, metadata
@@ -56,7 +57,8 @@ interchange = Table(
     Column("isa13", String(9), nullable=False),
     Column("usage", String(1), nullable=False),
     Column("accepted", Boolean, nullable=False),
-    Column("sha256", String(64), nullable=False, comment="the interchange's bytes, trailing space stripped"),
+    Column("sha256", String(64), nullable=False, server_default="",
+           comment="the interchange's bytes, trailing space stripped"),
     UniqueConstraint("sender", "receiver", "isa13", name="uq_interchange_envelope"),
 )
 
@@ -72,7 +74,8 @@ purchase_order = Table(
     Column("received_at", UTCDateTime, nullable=False),
     Column("deadline_855_at", UTCDateTime, nullable=False),
     Column("alarm_raised", Boolean, nullable=False, default=False),
-    Column("deadline_missed", Boolean, nullable=False, default=False, comment="DEADLINE_MISSED logged"),
+    Column("deadline_missed", Boolean, nullable=False, default=False, server_default=false(),
+           comment="DEADLINE_MISSED logged"),
     Column("interchange_id", ForeignKey("interchange.id"), nullable=True),
     Column("st02", String(9), nullable=False),
     Column("canonical", Text, nullable=False, comment="the 850's JSON view, written once"),

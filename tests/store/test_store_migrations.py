@@ -107,3 +107,22 @@ def test_migrations_ship_inside_the_package() -> None:
     assert migrations.parent == Path(migrate_module.__file__).resolve().parent
     for name in ("env.py", "script.py.mako", "versions/0001_control_numbers.py"):
         assert (migrations / name).is_file(), name
+
+
+def test_a_database_created_at_0002_upgrades_to_head_with_its_rows(tmp_path: Path) -> None:
+    """0002 shipped: a store created then (with a PO and a sent 855) upgrades in place, keeping its rows."""
+    eng = open_engine(data_dir=tmp_path)
+    migrate_module.upgrade(eng, "0002")
+    with eng.begin() as conn:
+        conn.execute(text("INSERT INTO inbound_file (connector, remote_name, size, sha256, archive_path, "
+                          "received_at, disposition) VALUES ('f', 'a.edi', 1, 'x', 'p', "
+                          "'2026-11-16 13:00:00.000000', 'processed')"))
+        conn.execute(text("INSERT INTO interchange (inbound_file_id, sender, receiver, isa13, usage, accepted) "
+                          "VALUES (1, 'ZZ/AMAZON', 'ZZ/VENDORCO', '000000001', 'P', 1)"))
+        conn.execute(text("INSERT INTO outbox (kind, subject, partner, isa13, filename, payload, created_at, attempts)"
+                          " VALUES ('855', 'PO1/1', 'amazon', 7, 'f.edi', X'00', '2026-11-16 13:00:00.000000', 1)"))
+    ensure_schema(eng, upgrade=True)
+    assert current_revision(eng) == head_revision()
+    with eng.connect() as conn:
+        assert conn.execute(text("SELECT sha256 FROM interchange")).scalar() == ""
+        assert conn.execute(text("SELECT ack_status, gs06 FROM outbox")).one() == (None, None)

@@ -90,19 +90,6 @@ def upgrade() -> None:
         sa.Column("created_at", edi.store._base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("sent_at", edi.store._base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column(
-            "counterpart", sa.String(length=40), nullable=True, comment="the receiver, qualifier/id (ISA07/08)"
-        ),
-        sa.Column(
-            "gs06", sa.BigInteger(), nullable=True, comment="our group control number, which the partner's 997 names"
-        ),
-        sa.Column(
-            "ack_status",
-            sa.String(length=24),
-            nullable=True,
-            comment="the partner's 997: accepted | accepted_with_errors | partial | rejected | overdue",
-        ),
-        sa.Column("acked_at", edi.store._base.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
         sa.UniqueConstraint("kind", "subject", name="uq_outbox_subject"),
     )
@@ -136,9 +123,6 @@ def upgrade() -> None:
         sa.Column("isa13", sa.String(length=9), nullable=False),
         sa.Column("usage", sa.String(length=1), nullable=False),
         sa.Column("accepted", sa.Boolean(), nullable=False),
-        sa.Column(
-            "sha256", sa.String(length=64), nullable=False, comment="the interchange's bytes, trailing space stripped"
-        ),
         sa.ForeignKeyConstraint(
             ["inbound_file_id"], ["inbound_file.id"], name=op.f("fk_interchange_inbound_file_id_inbound_file")
         ),
@@ -157,7 +141,6 @@ def upgrade() -> None:
         sa.Column("received_at", edi.store._base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("deadline_855_at", edi.store._base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("alarm_raised", sa.Boolean(), nullable=False),
-        sa.Column("deadline_missed", sa.Boolean(), nullable=False, comment="DEADLINE_MISSED logged"),
         sa.Column("interchange_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("st02", sa.String(length=9), nullable=False),
         sa.Column("canonical", sa.Text(), nullable=False, comment="the 850's JSON view, written once"),
