@@ -107,7 +107,7 @@ class ShipNoticeSettings(_Section):
 class PartnerFile(_Section):
     """The schema of ``partner.yaml``."""
 
-    partner: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    partner: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     test_interchanges: Literal["ignore", "process"] = "ignore"
     acknowledgement: AckSettings = AckSettings()
     hot_po: HotPoSettings = HotPoSettings()
@@ -137,13 +137,15 @@ class PartnerSettings:
     def load(cls, mappings_dir: Path) -> PartnerSettings:
         """Read ``mappings_dir/partner.yaml`` (defaults when absent); raise YamlError listing every problem."""
         path = mappings_dir / PARTNER_FILE
-        if not path.exists():
-            return cls(partner=mappings_dir.name, mappings_dir=mappings_dir)
-        tree = load_yaml(path)
+        tree = load_yaml(path) if path.exists() else {"partner": mappings_dir.name}  # absent: defaults
         try:
             cfg = PartnerFile.model_validate(tree)
         except ValidationError as exc:
-            raise YamlError(validation_findings(exc, tree)) from exc
+            findings = validation_findings(exc, tree)
+            if not path.exists():
+                findings = [ConfigFinding(f.code, f"{f.message} (the folder name is the partner when there is no "
+                                          f"{PARTNER_FILE})", None, f.hint, str(path)) for f in findings]
+            raise YamlError(findings) from exc
         hot_list = mappings_dir / cfg.hot_po.list_file if cfg.hot_po.list_file else None
         if hot_list is not None and not hot_list.is_file():
             raise YamlError([ConfigFinding("CFG_INVALID", f"hot_po.list_file: {hot_list} does not exist", None,

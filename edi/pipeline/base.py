@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from edi.config.partner import PartnerSettings
@@ -22,7 +22,9 @@ from edi.mapping import load_mapping
 from edi.mapping.engine import CompiledMapping
 from edi.model import Allocation, SalesOrder
 from edi.pipeline.ims import ImsAdapter
-from edi.pipeline.records import ExceptionEntry
+from edi.pipeline.records import ExceptionEntry, POState, raise_exception, transition
+from edi.store import transaction
+from edi.store.pipeline_tables import purchase_order
 from edi.x12 import X12Validator
 
 Clock = Callable[[], datetime]
@@ -50,6 +52,18 @@ class StepsBase:
         self.map_855 = load_mapping(m / "sales_order_to_855.yaml")
         self.map_856 = load_mapping(m / "shipment_to_856.yaml")
         self.codes = {k: str(v) for k, v in self.map_855.spec.constants.items()}
+
+    def _hold_po(self, po_id: int, exc: Exception, step: str) -> None:
+        """An unexpected error on one PO: nothing of the step took effect; hold the PO and go on with the others."""
+        now = self.clock()
+        with transaction(self.engine) as conn:
+            row = conn.execute(select(purchase_order.c.partner, purchase_order.c.po_number).where(
+                purchase_order.c.id == po_id)).one()
+            transition(conn, po_id, POState.HELD, f"{step}: unexpected error; held for a person", now)
+            raise_exception(conn, ExceptionEntry(
+                "INTERNAL_ERROR", internal_error(exc, f"PO {row.po_number}, {step}"),
+                "nothing of the step took effect; report the entry, then `edi po replay` the PO once fixed",
+                row.partner, row.po_number, key=step), now)
 
     if TYPE_CHECKING:  # provided by the mixins
         def _make_order(self, conn: Connection, view: dict[str, Any], po_number: str, revision: int,

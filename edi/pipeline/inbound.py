@@ -28,6 +28,7 @@ from edi.pipeline.records import (
     ExceptionEntry,
     POState,
     raise_exception,
+    resolve_open,
     trail_insert,
     trail_rows,
 )
@@ -235,9 +236,11 @@ class InboundSteps(StepsBase):
                 s.partner, key=f"{sender}/{ack.functional_id}/{ack.group_control}"), now)
             return
         conn.execute(update(outbox).where(outbox.c.id == row.id).values(ack_status=ack.status, acked_at=now))
+        po = row.subject.split("/")[0] if row.kind == "855" else None
+        resolve_open(conn, ExceptionEntry("ACK_MISSING", "", "", s.partner, po, key=f"{row.kind}/{row.id}"),
+                     "pipeline", f"the partner's 997 arrived late ({name})", now)
         if ack.status == "accepted":
             return
-        po = row.subject.split("/")[0] if row.kind == "855" else None
         what = f"our {row.kind} {row.filename} ({'PO ' + po if po else 'shipment ' + row.subject})"
         if ack.status == "accepted_with_errors":
             kind_, hint = "ACK_WITH_ERRORS", "accepted, but fix the cause for the next documents"

@@ -26,7 +26,7 @@ from edi.mapping.views import (
     shippable_codes,
 )
 from edi.model import Allocation, PackConfirmation, PurchaseOrderAck, SalesOrder, ShipNotice
-from edi.pipeline.base import StepsBase, internal_error, is_transient, sha256_hex, write_durably
+from edi.pipeline.base import StepsBase, is_transient, sha256_hex, write_durably
 from edi.pipeline.checks import check_855, check_pack
 from edi.pipeline.ims import ImsFileError, ImsUnavailableError
 from edi.pipeline.packs import PackFileError, parse_pack
@@ -34,13 +34,12 @@ from edi.pipeline.records import (
     ExceptionEntry,
     POState,
     raise_exception,
-    resolve_exception,
+    resolve_open,
     trail,
     transition,
 )
 from edi.store import reserve, transaction
 from edi.store.pipeline_tables import (
-    exception_log,
     interchange,
     outbox,
     purchase_order,
@@ -193,18 +192,6 @@ class OutboundSteps(StepsBase):
         failpoint("confirm.allocation_before_commit")
         return 1
 
-    def _hold_po(self, po_id: int, exc: Exception, step: str) -> None:
-        """An unexpected error on one PO: nothing of the step took effect; hold the PO and go on with the others."""
-        now = self.clock()
-        with transaction(self.engine) as conn:
-            row = conn.execute(select(purchase_order.c.partner, purchase_order.c.po_number).where(
-                purchase_order.c.id == po_id)).one()
-            transition(conn, po_id, POState.HELD, f"{step}: unexpected error; held for a person", now)
-            raise_exception(conn, ExceptionEntry(
-                "INTERNAL_ERROR", internal_error(exc, f"PO {row.po_number}, {step}"),
-                "nothing of the step took effect; report the entry, then `edi po replay` the PO once fixed",
-                row.partner, row.po_number, key=step), now)
-
     def _render(self, conn: Connection, kind: str, subject: str, label: str, render: Callable[[Envelope], str],
                 delims: Delimiters, now: datetime, interchange_id: int | None) -> str:
         """Reserve control numbers and store the rendered bytes in the outbox, in the caller's transaction.
@@ -256,9 +243,12 @@ class OutboundSteps(StepsBase):
         digest = sha256_hex(data)
         try:
             pack = parse_pack(data, name, self.settings.partner)
+            if pack.partner != self.settings.partner:
+                raise PackFileError(f"{name}: partner {pack.partner!r} is not this pipeline's "
+                                    f"({self.settings.partner!r})", hint="send it to that partner's pack folder")
         except PackFileError as exc:
             with transaction(self.engine) as conn:
-                raise_exception(conn, ExceptionEntry("PACK_INVALID", str(exc).split("; hint:")[0], exc.hint or "",
+                raise_exception(conn, ExceptionEntry("PACK_INVALID", exc.args[0], exc.hint or "",
                                                      self.settings.partner, key=digest[:16]), now)
             return "invalid"
         return self._apply_pack(pack, digest, name, now, retry=False)
@@ -347,10 +337,9 @@ class OutboundSteps(StepsBase):
                                           if i.vendor_central_po_number == po}, now)
                 transition(conn, r.id, POState.SHIPPED, f"856 for shipment {pack.shipment_id} in the outbox", now)
             if before is not None:  # a corrected or waiting shipment went out: its earlier entries are settled
-                for x in conn.execute(select(exception_log.c.id).where(
-                        exception_log.c.status == "open", exception_log.c.kind.in_(["PACK_MISMATCH", "PACK_WAITING"]),
-                        exception_log.c.dedupe_key.like(f"%|{pack.shipment_id}:%"))).all():
-                    resolve_exception(conn, x.id, "pipeline", f"{name} shipped", now)
+                for kind in ("PACK_MISMATCH", "PACK_WAITING", "OUTBOUND_FORBIDDEN_CHAR"):
+                    resolve_open(conn, ExceptionEntry(kind, "", "", pack.partner, key=f"{pack.shipment_id}:"),
+                                 "pipeline", f"{name} shipped", now, prefix=True)
             failpoint("ship.pack_before_commit")
         return "shipped"
 

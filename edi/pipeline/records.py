@@ -46,6 +46,11 @@ ALLOWED: dict[POState, frozenset[POState]] = {
 
 
 
+NOT_HOLDING = frozenset({"HOT_PO", "DEADLINE", "DEADLINE_MISSED", "ACK_MISSING", "ACK_WITH_ERRORS", "PACK_WAITING",
+                         "LINES_REJECTED", "PARTIAL_FILL", "OVER_ALLOCATION", "IMS_UNAVAILABLE"})
+"""Exception kinds that flag a PO without being why it is held."""
+
+
 class TransitionError(RuntimeError):
     """A state change the PO state machine does not allow (an invariant, never bad input)."""
 
@@ -128,6 +133,17 @@ def resolve_exception(conn: Connection, entry_id: int, by: str, note: str, now: 
         status="resolved", resolved_at=now, resolved_by=by, resolution=note,
         dedupe_key=row.dedupe_key[: 200 - len(suffix)] + suffix))
     return True
+
+
+def resolve_open(conn: Connection, entry: ExceptionEntry, by: str, note: str, now: datetime, *,
+                 prefix: bool = False) -> int:
+    """Resolve the open entry ``entry`` names (same kind, partner, PO, line and key), or with ``prefix`` every
+    open entry whose key starts with ``entry.key``. Returns how many were resolved."""
+    key = entry.dedupe_key()
+    match = exception_log.c.dedupe_key.startswith(key, autoescape=True) if prefix else (
+        exception_log.c.dedupe_key == key)
+    ids = conn.execute(select(exception_log.c.id).where(exception_log.c.status == "open", match)).scalars().all()
+    return sum(resolve_exception(conn, i, by, note, now) for i in ids)
 
 
 def open_exceptions(conn: Connection, partner: str, po_number: str) -> list[Any]:

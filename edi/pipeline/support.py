@@ -19,8 +19,9 @@ from edi.mapping.views import (
     received_lines,
 )
 from edi.model import Allocation, SalesOrder
-from edi.pipeline.base import StepsBase, order_trail
+from edi.pipeline.base import StepsBase, is_transient, order_trail
 from edi.pipeline.records import (
+    NOT_HOLDING,
     ExceptionEntry,
     POState,
     open_exceptions,
@@ -113,7 +114,7 @@ class SupportSteps(StepsBase):
                     outcome = "acknowledged: the 855 is in the outbox"
             again = {e.dedupe_key() for e in exceptions}
             for x in before:
-                if x.kind not in ("DUPLICATE", "HOT_PO") and x.dedupe_key not in again:
+                if x.kind != "HOT_PO" and x.dedupe_key not in again:
                     resolve_exception(conn, x.id, by, f"replayed: {note}", now)
             for entry in exceptions:
                 raise_exception(conn, entry, now)
@@ -134,43 +135,58 @@ class SupportSteps(StepsBase):
             return 0
         now = self.clock()
         self.refresh_mappings()
-        released = 0
-        with transaction(self.engine) as conn:
-            held = conn.execute(select(purchase_order.c.id, purchase_order.c.po_number, purchase_order.c.revision,
-                                       purchase_order.c.canonical).where(
+        hot_list = s.hot_list()
+        with self.engine.connect() as conn:
+            held = conn.execute(select(purchase_order.c.id).where(
                 purchase_order.c.partner == s.partner, purchase_order.c.state == POState.HELD.value,
                 purchase_order.c.sales_order.is_(None), purchase_order.c.revision == 1,
-                purchase_order.c.received_at <= now - timedelta(hours=s.reject_unknown_items_at_hours))).all()
-            for r in held:
-                before = open_exceptions(conn, s.partner, r.po_number)
-                lines_only = [x for x in before if x.kind not in ("HOT_PO", "DUPLICATE", "DEADLINE",
-                                                                   "DEADLINE_MISSED", "PRICE_MISMATCH")]
-                if not lines_only or any(x.line_number is None or x.kind == "MAPPING" for x in lines_only):
-                    continue
-                order, exceptions, submitted = self._make_order(conn, json.loads(r.canonical), r.po_number,
-                                                                r.revision, s.hot_list(), reject_lines=True)
-                if order is None:
-                    continue
-                rejected = sorted({x.line_number for x in lines_only}, key=lambda n: (len(n), n))
-                conn.execute(update(purchase_order).where(purchase_order.c.id == r.id).values(
-                    sales_order=order.model_dump_json(), hot=order.hot))
-                trail(conn, r.id, "sales_order", order_trail(order), now)
-                transition(conn, r.id, POState.ORDERED if submitted else POState.VALIDATED,
-                           f"still held at {s.reject_unknown_items_at_hours} h: line(s) {', '.join(rejected)} "
-                           "rejected as invalid items so the 855 is on time", now)
-                for x in lines_only:
-                    resolve_exception(conn, x.id, "pipeline", f"line {x.line_number} answered rejected (invalid "
-                                      f"item) in the 855 at {s.reject_unknown_items_at_hours} h", now)
-                raise_exception(conn, ExceptionEntry(
-                    "LINES_REJECTED", f"PO {r.po_number}: line(s) {', '.join(rejected)} rejected as unknown items at "
-                    f"{s.reject_unknown_items_at_hours} h to meet the 855 deadline",
-                    "fix the cross-reference for the next POs; rejected units count against the fill rate",
-                    s.partner, r.po_number), now)
-                for entry in exceptions:
-                    if entry.kind in ("HOT_PO", "PRICE_MISMATCH", "IMS_UNAVAILABLE"):
-                        raise_exception(conn, entry, now)
-                released += 1
+                purchase_order.c.received_at <= now - timedelta(hours=s.reject_unknown_items_at_hours))
+                .order_by(purchase_order.c.id)).scalars().all()
+        released = 0
+        for po_id in held:  # one transaction per PO: one that fails does not keep the others (or the alarms) back
+            try:
+                with transaction(self.engine) as conn:
+                    released += self._release_known_lines(conn, po_id, hot_list, now)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                self._hold_po(po_id, exc, "unknown-item release")
         return released
+
+    def _release_known_lines(self, conn: Connection, po_id: int, hot_list: frozenset[str], now: datetime) -> int:
+        s = self.settings
+        r = conn.execute(select(purchase_order.c.po_number, purchase_order.c.revision, purchase_order.c.state,
+                                purchase_order.c.canonical).where(purchase_order.c.id == po_id)).one()
+        if r.state != POState.HELD.value:
+            return 0
+        lines_only = [x for x in open_exceptions(conn, s.partner, r.po_number) if x.kind not in NOT_HOLDING]
+        if not lines_only or any(x.line_number is None or x.kind in ("MAPPING", "PRICE_MISMATCH")
+                                 for x in lines_only):
+            return 0  # held for something else than unknown items: a person decides
+        order, exceptions, submitted = self._make_order(conn, json.loads(r.canonical), r.po_number, r.revision,
+                                                        hot_list, reject_lines=True)
+        if order is None:
+            return 0
+        hours = s.reject_unknown_items_at_hours
+        rejected = sorted({str(x.line_number) for x in lines_only}, key=lambda n: (len(n), n))
+        conn.execute(update(purchase_order).where(purchase_order.c.id == po_id).values(
+            sales_order=order.model_dump_json(), hot=order.hot))
+        trail(conn, po_id, "sales_order", order_trail(order), now)
+        transition(conn, po_id, POState.ORDERED if submitted else POState.VALIDATED,
+                   f"still held at {hours} h: line(s) {', '.join(rejected)} rejected as invalid items so the 855 "
+                   "is on time", now)
+        for x in lines_only:
+            resolve_exception(conn, x.id, "pipeline", f"line {x.line_number} answered rejected (invalid item) in "
+                              f"the 855 at {hours} h", now)
+        raise_exception(conn, ExceptionEntry(
+            "LINES_REJECTED", f"PO {r.po_number}: line(s) {', '.join(rejected)} rejected as unknown items at "
+            f"{hours} h to meet the 855 deadline",
+            "fix the cross-reference for the next POs; rejected units count against the fill rate",
+            s.partner, r.po_number), now)
+        for entry in exceptions:
+            if entry.kind in NOT_HOLDING or entry.kind == "PRICE_MISMATCH":
+                raise_exception(conn, entry, now)
+        return 1
 
     def watch_deadlines(self) -> int:
         """Alarm on POs without an 855: DEADLINE at ``alarm_hours``, DEADLINE_MISSED at the deadline (each once).

@@ -89,3 +89,5 @@ def test_no_997_in_time_raises_ack_missing_once_and_a_late_one_still_counts(
     p.process_inbound()
     (ack,) = rows(p, outbox, outbox.c.kind == "855")
     assert ack.ack_status == "accepted"
+    (missing,) = rows(p, exception_log, exception_log.c.kind == "ACK_MISSING")
+    assert missing.status == "resolved" and "late.edi" in missing.resolution

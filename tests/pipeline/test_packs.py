@@ -156,8 +156,13 @@ def test_a_pack_before_the_855_waits_and_ships_right_after_it(tmp_path: Path, da
     assert wait.status == "resolved"
 
 
-def test_a_pack_for_an_unknown_po_is_held(pipe: tuple[Pipeline, Clock, Path]) -> None:
+def test_a_pack_for_an_unknown_po_is_held_and_one_for_another_partner_is_invalid(
+        pipe: tuple[Pipeline, Clock, Path]) -> None:
     p, _, _ = pipe
+    other = json.loads((SAMPLES / "pack" / "02_multi_line.json").read_text()) | {"partner": "walmart"}
+    assert p.confirm_pack(json.dumps(other).encode(), "other.json") == "invalid"
+    (wrong,) = rows(p, exception_log, exception_log.c.kind == "PACK_INVALID")
+    assert "'walmart' is not this pipeline's" in wrong.message and not rows(p, shipment)
     assert p.confirm_pack(CSV.read_bytes(), "stray.csv") == "held"
     (entry,) = rows(p, exception_log, exception_log.c.kind == "PACK_MISMATCH")
     assert "3K7QW2PA is not an acknowledged PO" in entry.message

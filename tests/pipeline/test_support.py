@@ -380,3 +380,21 @@ def test_ims_unavailable_keeps_the_po_validated_and_submits_it_when_back(tmp_pat
     assert sorted(f.name for f in (tmp_path / "orders").iterdir()) == ["amazon_3K7QW2PA_1.json",
                                                                        "amazon_3K7QW2PB_1.json"]
     assert sorted(r.state for r in rows(p, purchase_order)) == ["ordered", "ordered"]
+
+
+def test_a_failing_release_does_not_keep_the_deadline_alarms_back(tmp_path: Path, database_url: str,
+                                                                  partner_dir: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    p = make_pipe(tmp_path, database_url, partner_dir)
+    feed(p, "05_unknown_sku.edi")
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise ValueError("mapping engine bug")
+
+    monkeypatch.setattr(p, "_make_order", broken)
+    p.clock.now = T0 + timedelta(hours=22)  # type: ignore[attr-defined]
+    assert p.watch_deadlines() >= 1
+    kinds = {r.kind for r in rows(p, exception_log)}
+    assert {"INTERNAL_ERROR", "DEADLINE"} <= kinds
+    (po,) = rows(p, purchase_order)
+    assert po.state == "held"
