@@ -59,15 +59,16 @@ class _Functions(jp_functions.Functions):
 
         Anything but a segment object gives an empty list.
         """
-        return _pairs(seg if isinstance(seg, dict) else None, 6)
+        return id_pairs(seg if isinstance(seg, dict) else None, 6)
 
     @jp_functions.signature({"types": []}, {"types": ["number"]})
     def _func_id_pairs_from(self, seg: Any, first: int) -> list[dict[str, str]]:
         """Id pairs starting at element ``first`` (e.g. 2 for LIN02/LIN03)."""
-        return _pairs(seg if isinstance(seg, dict) else None, int(first))
+        return id_pairs(seg if isinstance(seg, dict) else None, int(first))
 
 
-def _pairs(seg: dict[str, Any] | None, first: int) -> list[dict[str, str]]:
+def id_pairs(seg: dict[str, Any] | None, first: int = 6) -> list[dict[str, str]]:
+    """A segment's (qualifier, value) pairs from element ``first`` on, as received (``id_pairs(PO1)``)."""
     if not seg:
         return []
     last_key = next(reversed(seg))
@@ -122,11 +123,11 @@ def compile_expression(expr: str) -> Callable[[Any], Any]:
     if call:
         inner = compile_expression(call.group(1))
 
-        def id_pairs(doc: Any) -> Any:
+        def pairs_of(doc: Any) -> Any:
             seg = inner(doc)
-            return _pairs(seg if isinstance(seg, dict) else None, 6)
+            return id_pairs(seg if isinstance(seg, dict) else None, 6)
 
-        return id_pairs
+        return pairs_of
     index = _INDEXED.fullmatch(text)
     if index:
         head, pos, rest = index.group(1), int(index.group(2)), compile_expression(index.group(3))
@@ -306,14 +307,9 @@ def _fast_converter(rule: Rule, table: Table | None) -> Callable[[Any], Any] | N
             value = code_map.get(value) if isinstance(value, str) else None
             if value is None:
                 return _FAIL
-        if cast == "integer":
-            if not (isinstance(value, str) and value.isascii() and value.isdigit()):
-                return _FAIL
-            value = int(value)
-        elif cast == "decimal":
-            try:
-                value = Decimal(value)
-            except (InvalidOperation, TypeError, ValueError):
+        if cast in ("integer", "decimal"):
+            value = _fast_cast(cast, value)
+            if value is _FAIL:
                 return _FAIL
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             return _FAIL
@@ -321,6 +317,16 @@ def _fast_converter(rule: Rule, table: Table | None) -> Callable[[Any], Any] | N
 
     del table
     return convert
+
+
+def _fast_cast(cast: str, value: Any) -> Any:
+    """``value`` as an integer (plain ASCII digits) or a Decimal, or ``_FAIL`` for the full path to explain."""
+    if cast == "integer":
+        return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else _FAIL
+    try:
+        return Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        return _FAIL
 
 
 def _fast_lookup(lookup: Lookup, table: Table, cast: str, absent: bool) -> Callable[[Any], Any]:
@@ -343,14 +349,7 @@ def _fast_lookup(lookup: Lookup, table: Table, cast: str, absent: bool) -> Calla
         value = (row.get(take) or "").strip() if row is not None else ""
         if not value:
             return miss
-        if cast == "decimal":
-            try:
-                return Decimal(value)
-            except (InvalidOperation, ValueError):
-                return _FAIL
-        if cast == "integer":
-            return int(value) if value.isascii() and value.isdigit() else _FAIL
-        return value
+        return _fast_cast(cast, value) if cast in ("integer", "decimal") else value
 
     return convert
 

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from edi.mapping.engine import id_pairs
 from edi.model import Allocation, PackConfirmation, SalesOrder
 
 DEFAULT_CODES = {
@@ -53,8 +54,7 @@ def received_lines(view_850: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for loop in view_850.get("PO1_loop") or []:
         po1 = loop.get("PO1") or {}
-        pairs = [{"qualifier": str(po1[f"PO1{i:02d}"]), "value": str(po1.get(f"PO1{i + 1:02d}", ""))}
-                 for i in range(6, 25, 2) if f"PO1{i:02d}" in po1]
+        pairs = id_pairs(po1)
         out.append({"line_number": str(po1.get("PO101", "")), "quantity": str(po1.get("PO102", "")),
                     "unit_code": str(po1.get("PO103", "")), "unit_price": str(po1.get("PO104", "")),
                     "product_ids": pairs})

@@ -7,7 +7,6 @@ together; each relies only on the attributes declared here.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -90,21 +89,6 @@ def internal_error(exc: BaseException, what: str) -> str:
 def sha256_hex(data: bytes) -> str:
     """The SHA-256 of ``data`` in hex."""
     return hashlib.sha256(data).hexdigest()
-
-
-def write_durably(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a fsynced temporary file and rename; the directory is fsynced too."""
-    tmp = path.with_name(path.name + ".part")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def order_trail(order: SalesOrder) -> dict[str, str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from stdnum import ean
 
+from edi.mapping.engine import id_pairs
 from edi.model import Allocation, PackConfirmation, PurchaseOrderAck
 
 
@@ -38,7 +39,7 @@ def check_855(view_850: dict[str, Any], ack: PurchaseOrderAck, allocation: Alloc
         if src.get("PO103") != line.unit_of_measure:
             problems.append(f"line {line.line_number}: unit {line.unit_of_measure} differs from the 850's "
                             f"{src.get('PO103')}")
-        pairs = [(src[f"PO1{i:02d}"], src.get(f"PO1{i + 1:02d}")) for i in range(6, 25, 2) if f"PO1{i:02d}" in src]
+        pairs = [(p["qualifier"], p["value"]) for p in id_pairs(src)]
         if [(p.qualifier, p.value) for p in line.product_ids] != pairs:
             problems.append(f"line {line.line_number}: product ids differ from the 850")
         if "PO104" in src and line.unit_price != Decimal(str(src["PO104"])):

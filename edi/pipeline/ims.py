@@ -7,7 +7,6 @@ One interface for every IMS adapter: ``submit_order`` (idempotent on partner + P
 from __future__ import annotations
 
 import csv
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -17,6 +16,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from edi.errors import DocumentError, RetriableError
 from edi.model import Allocation, AllocationLine, SalesOrder
+from edi.pipeline.durable import write_durably
 from edi.store.pipeline_tables import stock
 
 
@@ -130,12 +130,7 @@ class FilesIms:
         target = self.orders_dir / f"{key}.json"
         try:
             if not target.exists():
-                tmp = target.with_name(target.name + ".part")
-                with tmp.open("w", encoding="utf-8") as fh:
-                    fh.write(order.model_dump_json(indent=2))
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                tmp.replace(target)
+                write_durably(target, order.model_dump_json(indent=2).encode("utf-8"))
         except OSError as exc:
             raise ImsUnavailableError(f"cannot write {target}: {exc.strerror or exc}",
                                       hint="check that the IMS folder is mounted and writable") from exc

@@ -22,7 +22,8 @@ from sqlalchemy import Connection, insert, select, update
 from edi.failpoints import failpoint
 from edi.mapping.source import document_view
 from edi.model import SalesOrder
-from edi.pipeline.base import StepsBase, internal_error, is_transient, order_trail, sha256_hex, write_durably
+from edi.pipeline.base import StepsBase, internal_error, is_transient, order_trail, sha256_hex
+from edi.pipeline.durable import write_durably
 from edi.pipeline.ims import ImsUnavailableError
 from edi.pipeline.records import (
     ExceptionEntry,
@@ -45,11 +46,10 @@ from edi.store.pipeline_tables import (
 from edi.x12 import AckBuilder, X12Validator
 from edi.x12.ack import InMemory
 from edi.x12.ack_reader import read_997
-from edi.x12.envelope import Delimiters
+from edi.x12.envelope import GROUP_SETS, Delimiters
 from edi.x12.validator import Document
 
 _INSERT_PO = insert(purchase_order)
-_FUNCTIONAL_KIND = {"PR": "855", "SH": "856", "IN": "810"}
 ORDER_BATCH = 100
 """850s recorded per round trip (all in the file's one transaction)."""
 
@@ -222,13 +222,13 @@ class InboundSteps(StepsBase):
         ack = read_997(doc)
         if ack is None:
             return
-        kind = _FUNCTIONAL_KIND.get(ack.functional_id)
+        kinds = GROUP_SETS.get(ack.functional_id)
         row = None
         if ack.group_control.isascii() and ack.group_control.isdigit():
             q = select(outbox.c.id, outbox.c.kind, outbox.c.subject, outbox.c.filename).where(
                 outbox.c.partner == s.partner, outbox.c.counterpart == sender,
                 outbox.c.gs06 == int(ack.group_control))
-            row = conn.execute(q.where(outbox.c.kind == kind) if kind else q).first()
+            row = conn.execute(q.where(outbox.c.kind.in_(kinds)) if kinds else q).first()
         if row is None:
             raise_exception(conn, ExceptionEntry(
                 "ACK_UNMATCHED", f"{name}: a 997 from {sender} answers group {ack.group_control} "

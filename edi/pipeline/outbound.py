@@ -26,11 +26,13 @@ from edi.mapping.views import (
     shippable_codes,
 )
 from edi.model import Allocation, PackConfirmation, PurchaseOrderAck, SalesOrder, ShipNotice
-from edi.pipeline.base import StepsBase, is_transient, sha256_hex, write_durably
+from edi.pipeline.base import StepsBase, is_transient, sha256_hex
 from edi.pipeline.checks import check_855, check_pack
+from edi.pipeline.durable import write_durably
 from edi.pipeline.ims import ImsFileError, ImsUnavailableError
 from edi.pipeline.packs import PackFileError, parse_pack
 from edi.pipeline.records import (
+    AWAITING_855,
     ExceptionEntry,
     POState,
     raise_exception,
@@ -50,8 +52,6 @@ from edi.x12.render import Envelope, render_855, render_856
 from edi.x12.writer import Party
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]")
-_BEFORE_ACK = frozenset(s.value for s in (POState.RECEIVED, POState.VALIDATED, POState.ORDERED, POState.ALLOCATED,
-                                          POState.HELD))
 
 
 class OutboundSteps(StepsBase):
@@ -284,7 +284,7 @@ class OutboundSteps(StepsBase):
             rows = {r.po_number: r for r in conn.execute(select(purchase_order).where(
                 purchase_order.c.partner == pack.partner, purchase_order.c.po_number.in_(pos),
                 purchase_order.c.state.in_([POState.ACKNOWLEDGED.value, POState.SHIPPED.value])))}
-            waiting_for = [po for po in pos if po not in rows and states.get(po) in _BEFORE_ACK]
+            waiting_for = [po for po in pos if po not in rows and states.get(po) in AWAITING_855]
             earlier = [PackConfirmation.model_validate_json(r.pack) for r in conn.execute(
                 select(shipment.c.pack).where(shipment.c.partner == pack.partner, shipment.c.state == "shipped"))]
             problems = check_pack(pack, {po: PurchaseOrderAck.model_validate_json(r.acknowledgement)

@@ -46,6 +46,10 @@ ALLOWED: dict[POState, frozenset[POState]] = {
 
 
 
+AWAITING_855 = frozenset(st.value for st in (POState.RECEIVED, POState.VALIDATED, POState.ORDERED, POState.ALLOCATED,
+                                             POState.HELD))
+"""States of a PO whose 855 has not gone out yet (the deadline watch and waiting shipments look at these)."""
+
 NOT_HOLDING = frozenset({"HOT_PO", "DEADLINE", "DEADLINE_MISSED", "ACK_MISSING", "ACK_WITH_ERRORS", "PACK_WAITING",
                          "LINES_REJECTED", "PARTIAL_FILL", "OVER_ALLOCATION", "IMS_UNAVAILABLE"})
 """Exception kinds that flag a PO without being why it is held."""

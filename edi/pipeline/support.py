@@ -21,6 +21,7 @@ from edi.mapping.views import (
 from edi.model import Allocation, SalesOrder
 from edi.pipeline.base import StepsBase, is_transient, order_trail
 from edi.pipeline.records import (
+    AWAITING_855,
     NOT_HOLDING,
     ExceptionEntry,
     POState,
@@ -198,15 +199,13 @@ class SupportSteps(StepsBase):
         self.reject_unknown_items()
         now = self.clock()
         s = self.settings
-        waiting = [st.value for st in (POState.RECEIVED, POState.VALIDATED, POState.ORDERED, POState.ALLOCATED,
-                                       POState.HELD)]
         raised = 0
         with transaction(self.engine) as conn:
             due = conn.execute(select(
                 purchase_order.c.id, purchase_order.c.partner, purchase_order.c.po_number, purchase_order.c.revision,
                 purchase_order.c.state, purchase_order.c.hot, purchase_order.c.deadline_855_at,
                 purchase_order.c.alarm_raised, purchase_order.c.deadline_missed).where(
-                purchase_order.c.partner == s.partner, purchase_order.c.state.in_(waiting),
+                purchase_order.c.partner == s.partner, purchase_order.c.state.in_(AWAITING_855),
                 purchase_order.c.received_at <= now - timedelta(hours=s.alarm_hours),
                 (purchase_order.c.alarm_raised.is_(False)) | (
                     (purchase_order.c.deadline_missed.is_(False)) & (purchase_order.c.deadline_855_at <= now)))
