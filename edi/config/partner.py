@@ -180,9 +180,9 @@ class PartnerSettings:
         return frozenset(s for s in (ln.split("#", 1)[0].strip() for ln in text.splitlines()) if s)
 
     def hot_reason(self, po_number: str, order_type: str, order_date: date, ship_window_end: date | None,
-                   listed: frozenset[str] | None = None) -> str | None:
-        """Why a PO is hot (``None`` when it is not): its order type, a short ship window, or the list."""
-        if po_number in (self.hot_list() if listed is None else listed):
+                   listed: frozenset[str]) -> str | None:
+        """Why a PO is hot (``None`` when it is not): on the list (``hot_list()``), its order type, a short window."""
+        if po_number in listed:
             return "on the hot-PO list"
         if order_type in self.hot_order_types:
             return f"order type {order_type}"

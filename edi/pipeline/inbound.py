@@ -30,7 +30,6 @@ from edi.pipeline.records import (
     POState,
     raise_exception,
     resolve_open,
-    trail_insert,
     trail_rows,
 )
 from edi.store import reserve, transaction
@@ -40,6 +39,7 @@ from edi.store.pipeline_tables import (
     inbound_file,
     interchange,
     outbox,
+    po_line_trail,
     po_transition,
     purchase_order,
 )
@@ -362,7 +362,7 @@ class InboundSteps(StepsBase):
                 lines += trail_rows(po_id, "850", received, now)
                 if order is not None:
                     lines += trail_rows(po_id, "sales_order", order_trail(order), now)
-            trail_insert(conn, lines)
+            bulk_insert(conn, po_line_trail, lines)
         for entry in exceptions:
             raise_exception(conn, entry, now)
 

@@ -239,6 +239,9 @@ class OutboundSteps(StepsBase):
         ``duplicate`` (already applied: no effect) or ``invalid`` (the file cannot be read).
         """
         self.refresh_mappings()
+        return self._confirm_pack(data, name)
+
+    def _confirm_pack(self, data: bytes, name: str) -> str:
         now = self.clock()
         digest = sha256_hex(data)
         try:
@@ -278,13 +281,16 @@ class OutboundSteps(StepsBase):
                         key=f"{pack.shipment_id}:{digest[:16]}"), now)
                 return "duplicate"
             pos = sorted({i.vendor_central_po_number for c in pack.cartons for i in c.items})
-            states = {r.po_number: r.state for r in conn.execute(select(
-                purchase_order.c.po_number, purchase_order.c.state).where(
-                purchase_order.c.partner == pack.partner, purchase_order.c.po_number.in_(pos)))}
-            rows = {r.po_number: r for r in conn.execute(select(purchase_order).where(
-                purchase_order.c.partner == pack.partner, purchase_order.c.po_number.in_(pos),
-                purchase_order.c.state.in_([POState.ACKNOWLEDGED.value, POState.SHIPPED.value])))}
-            waiting_for = [po for po in pos if po not in rows and states.get(po) in AWAITING_855]
+            rows: dict[str, Any] = {}
+            pending: set[str] = set()
+            for r in conn.execute(select(purchase_order).where(
+                    purchase_order.c.partner == pack.partner, purchase_order.c.po_number.in_(pos))
+                    .order_by(purchase_order.c.revision)):
+                if r.state in (POState.ACKNOWLEDGED.value, POState.SHIPPED.value):
+                    rows[r.po_number] = r
+                elif r.state in AWAITING_855:
+                    pending.add(r.po_number)
+            waiting_for = [po for po in pos if po not in rows and po in pending]
             earlier = [PackConfirmation.model_validate_json(r.pack) for r in conn.execute(
                 select(shipment.c.pack).where(shipment.c.partner == pack.partner, shipment.c.state == "shipped"))]
             problems = check_pack(pack, {po: PurchaseOrderAck.model_validate_json(r.acknowledgement)
@@ -355,9 +361,10 @@ class OutboundSteps(StepsBase):
         invalid or held one to ``rejected/`` with a ``.error`` note beside it: never deleted, and
         not read again until someone puts a corrected file back. Returns (file name, disposition).
         """
+        self.refresh_mappings()
         results = []
         for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".json", ".csv")):
-            disposition = self.confirm_pack(path.read_bytes(), path.name)
+            disposition = self._confirm_pack(path.read_bytes(), path.name)
             results.append((path.name, disposition))
             if not move:
                 continue

@@ -112,14 +112,9 @@ def trail_rows(po_id: int, stage: str, lines: dict[str, Any], now: datetime) -> 
             for ln, detail in lines.items()]
 
 
-def trail_insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert line-trail rows made by :func:`trail_rows`, in one round trip."""
-    bulk_insert(conn, po_line_trail, rows)
-
-
 def trail(conn: Connection, po_id: int, stage: str, lines: dict[str, Any], now: datetime) -> None:
     """Write one line-trail row per line for ``stage`` (850, sales_order, allocation, ack, asn)."""
-    trail_insert(conn, trail_rows(po_id, stage, lines, now))
+    bulk_insert(conn, po_line_trail, trail_rows(po_id, stage, lines, now))
 
 
 def resolve_exception(conn: Connection, entry_id: int, by: str, note: str, now: datetime) -> bool:
