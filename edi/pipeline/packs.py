@@ -45,10 +45,7 @@ def parse_pack(data: bytes, name: str, partner: str) -> PackConfirmation:
     try:
         return PackConfirmation.model_validate_json(data)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise PackFileError(f"{name}: {where}: {first['msg']} ({exc.error_count()} problem(s))",
-                            hint="fix the pack confirmation file and submit it again") from exc
+        raise _invalid(name, exc) from exc
 
 
 def _from_csv(data: bytes, name: str, partner: str) -> PackConfirmation:
@@ -105,7 +102,13 @@ def _from_csv(data: bytes, name: str, partner: str) -> PackConfirmation:
     try:
         return PackConfirmation.model_validate(body)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise PackFileError(f"{name}: {where}: {first['msg']}",
-                            hint="fix the pack confirmation file and submit it again") from exc
+        raise _invalid(name, exc) from exc
+
+
+def _invalid(name: str, exc: ValidationError) -> PackFileError:
+    """The first problem the model found, with its field path and how many there are."""
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(p) for p in first["loc"])
+    more = f" ({exc.error_count()} problems)" if exc.error_count() > 1 else ""
+    return PackFileError(f"{name}: {where}: {first['msg']}{more}",
+                         hint="fix the pack confirmation file and submit it again")
