@@ -114,24 +114,30 @@ class PartnerFile(_Section):
     ship_notice: ShipNoticeSettings = ShipNoticeSettings()
 
 
+_ACK, _HOT, _SHIP = AckSettings(), HotPoSettings(), ShipNoticeSettings()
+
+
 @dataclass(frozen=True)
 class PartnerSettings:
-    """Per-partner behaviour the pipeline applies (Amazon's defaults unless ``partner.yaml`` says otherwise)."""
+    """Per-partner behaviour the pipeline applies (Amazon's defaults unless ``partner.yaml`` says otherwise).
+
+    The defaults are the schema's (``PartnerFile``), so one place says what Amazon's are.
+    """
 
     partner: str = "amazon"
     mappings_dir: Path = Path("mappings/amazon")
-    test_interchanges: str = "ignore"
-    deadline_hours: int = 24
-    alarm_hours: int = 20
-    backorders: str = "as_ordered"
-    price_mismatch: str = "warn"
-    reject_unknown_items_at_hours: int | None = 22
-    expect_997_within_hours: int | None = 12
-    hot_order_types: tuple[str, ...] = ("rush",)
-    hot_window_days: int | None = 5
+    test_interchanges: str = PartnerFile.model_fields["test_interchanges"].default
+    deadline_hours: int = _ACK.deadline_hours
+    alarm_hours: int = _ACK.alarm_hours
+    backorders: str = _ACK.backorders
+    price_mismatch: str = _ACK.price_mismatch
+    reject_unknown_items_at_hours: int | None = _ACK.reject_unknown_items_at_hours
+    expect_997_within_hours: int | None = _ACK.expect_997_within_hours
+    hot_order_types: tuple[str, ...] = _HOT.order_types
+    hot_window_days: int | None = _HOT.ship_window_days
     hot_list_file: Path | None = None
-    asn_version: str = "005010"
-    ship_from: dict[str, str] = field(default_factory=lambda: {"name": "VENDOR DC"})
+    asn_version: str = _SHIP.version
+    ship_from: dict[str, str] = field(default_factory=lambda: _SHIP.ship_from.model_dump(exclude_none=True))
 
     @classmethod
     def load(cls, mappings_dir: Path) -> PartnerSettings:
