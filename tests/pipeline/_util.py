@@ -23,3 +23,13 @@ class Clock:
 def rows(p: Any, table: Any, *where: Any) -> list[Any]:
     with p.engine.connect() as conn:
         return conn.execute(select(table).where(*where)).all()
+
+
+def feed(p: Any, *names: str) -> None:
+    """Receive sample 850 files by name, then validate, order, allocate and acknowledge them."""
+    from tests.conftest import SAMPLES  # noqa: PLC0415
+
+    for name in names:
+        p.receive_bytes((SAMPLES / "inbound" / name).read_bytes(), name, "folder")
+    p.process_inbound()
+    p.allocate_and_acknowledge()

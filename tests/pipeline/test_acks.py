@@ -8,7 +8,7 @@ from pathlib import Path
 from edi.pipeline import Pipeline
 from edi.store.pipeline_tables import exception_log, outbox, purchase_order
 from tests.conftest import SAMPLES
-from tests.pipeline._util import T0, Clock, rows
+from tests.pipeline._util import T0, Clock, feed, rows
 
 ONE = SAMPLES / "inbound" / "01_single_line.edi"
 
@@ -25,9 +25,7 @@ def _997(isa13: int, functional_id: str, gs06: int, body: list[str], sender: str
 
 
 def _acknowledged(p: Pipeline, tmp: Path) -> object:
-    p.receive_bytes(ONE.read_bytes(), "po.edi", "folder")
-    p.process_inbound()
-    assert p.allocate_and_acknowledge() == 1
+    feed(p, ONE.name)
     p.send_outbox(tmp / "out")
     (ack,) = rows(p, outbox, outbox.c.kind == "855")
     return ack

@@ -17,7 +17,7 @@ from edi.pipeline.packs import PackFileError, parse_pack
 from edi.store import ensure_schema, open_engine
 from edi.store.pipeline_tables import exception_log, outbox, purchase_order, shipment
 from tests.conftest import ROOT, SAMPLES
-from tests.pipeline._util import Clock, rows
+from tests.pipeline._util import Clock, feed, rows
 
 CSV = SAMPLES / "pack" / "01_single_line.csv"
 HEADER, *BODY = CSV.read_text().splitlines()
@@ -63,9 +63,7 @@ def test_bad_json_names_the_field() -> None:
 def test_held_shipment_can_be_corrected_under_the_same_id_and_a_shipped_one_cannot_change(
         pipe: tuple[Pipeline, Clock, Path]) -> None:
     p, _, _ = pipe
-    p.receive_bytes((SAMPLES / "inbound" / "01_single_line.edi").read_bytes(), "01.edi", "folder")
-    p.process_inbound()
-    p.allocate_and_acknowledge()
+    feed(p, "01_single_line.edi")
     too_many = csv_with(*BODY, BODY[0].replace("006141410000002030", "006141410000002061"))  # 96 > 72
     assert p.confirm_pack(too_many, "v1.csv") == "held"
     assert p.confirm_pack(too_many, "v1-again.csv") == "duplicate"        # same held content: no new effect
@@ -114,9 +112,7 @@ def test_a_delimiter_in_warehouse_data_holds_the_856_without_spending_numbers(
     from edi.store.control_numbers import control_number_reservation  # noqa: PLC0415
 
     p, _, tmp = pipe
-    p.receive_bytes((SAMPLES / "inbound" / "01_single_line.edi").read_bytes(), "01.edi", "folder")
-    p.process_inbound()
-    p.allocate_and_acknowledge()
+    feed(p, "01_single_line.edi")
     reserved = len(rows(p, control_number_reservation))
     bad = CSV.read_bytes().replace(b"VENDC1119002", b"AB*12")
     assert p.confirm_pack(bad, "bad.csv") == "held"
@@ -184,9 +180,7 @@ def test_a_partner_on_the_4010_asn_gets_a_004010_856(tmp_path: Path, database_ur
     p = Pipeline(engine, tmp_path / "data", settings, clock=Clock())
     with transaction(engine) as conn:
         EmbeddedIms().import_stock(conn, SAMPLES / "stock.csv", p.clock())
-    p.receive_bytes((SAMPLES / "inbound" / "01_single_line.edi").read_bytes(), "01.edi", "folder")
-    p.process_inbound()
-    p.allocate_and_acknowledge()
+    feed(p, "01_single_line.edi")
     assert p.confirm_pack(CSV.read_bytes(), "pack.csv") == "shipped"
     (asn,) = [f for f in p.send_outbox(tmp_path / "out") if f.parent.name == "856"]
     data = asn.read_bytes()

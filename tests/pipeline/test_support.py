@@ -22,7 +22,7 @@ from edi.store import ensure_schema, open_engine, transaction
 from edi.store.pipeline_tables import exception_log, outbox, purchase_order
 from edi.x12 import X12Validator
 from tests.conftest import ROOT, SAMPLES
-from tests.pipeline._util import T0, Clock, rows
+from tests.pipeline._util import T0, Clock, feed, rows
 from tests.x12._util import bots_errors
 
 UNKNOWN_UPC = "841234999018"
@@ -47,13 +47,6 @@ def make_pipe(tmp_path: Path, database_url: str, partner_dir: Path, stock: str |
     with transaction(engine) as conn:
         EmbeddedIms().import_stock(conn, stock_file, T0)
     return p
-
-
-def feed(p: Pipeline, *names: str) -> None:
-    for name in names:
-        p.receive_bytes((SAMPLES / "inbound" / name).read_bytes(), name, "folder")
-    p.process_inbound()
-    p.allocate_and_acknowledge()
 
 
 def add_xref(partner_dir: Path, sku: str, upc: str) -> None:
