@@ -30,7 +30,10 @@ from edi.errors import DocumentError, FatalError, RetriableError
 
 __all__ = [
     "DeliveryConflictError",
+    "FileTooLargeError",
     "HostKeyMismatchError",
+    "InboundSink",
+    "Received",
     "RemoteFile",
     "Settle",
     "Transport",
@@ -90,6 +93,36 @@ class Transport(Protocol):
     def close(self) -> None:
         """Release the connection (one connection per poll or delivery run)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """What the ledger made of one inbound file: its row, and whether it was new."""
+
+    file_id: int
+    new: bool
+    """False: the same transport key (AS2 Message-ID) or the same bytes (SHA-256) were received before."""
+    disposition: str
+
+
+class InboundSink(Protocol):
+    """The ledger's door: archive the bytes (fsynced) and commit their row before returning.
+
+    A push transport (AS2) calls it before answering its peer; the poll job calls it before
+    ``settle``. ``transport_key`` is the transport's own dedupe key (the AS2 Message-ID) or None.
+    Raises ``FileTooLargeError`` (nothing stored) when the stream is longer than the bound.
+    """
+
+    def __call__(self, stream: BinaryIO, *, remote_name: str, connector: str,
+                 transport_key: str | None = None) -> Received:
+        """Store ``stream`` durably and return what the ledger made of it."""
+        ...
+
+
+class FileTooLargeError(DocumentError):
+    """An inbound file is larger than the connector's ``max_file_bytes``: nothing of it was stored."""
+
+    code = "FILE_TOO_LARGE"
 
 
 class TransportError(RetriableError):
