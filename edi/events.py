@@ -32,8 +32,11 @@ def configure(log_format: str = "auto", level: str = "info") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
-    for noisy in ("pyas2lib", "paramiko", "apscheduler", "httpx"):
+    for noisy in ("pyas2lib", "paramiko", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)  # they log payloads or chatter at DEBUG/INFO
+    # APScheduler warns in plain text whenever a run is skipped because the previous one still runs (by
+    # design: max_instances 1); only its errors are worth a line, and they break no JSON stream then
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
 
 def _log() -> Any:

@@ -298,12 +298,16 @@ def housekeeping(svc: Service) -> int:
 
 
 def cycle(svc: Service, name: str | None = None) -> dict[str, int]:
-    """Poll, process, acknowledge, ship, deliver: the order of the steps. Stops between steps when asked to."""
+    """Poll, process, deliver (997s), acknowledge, ship, deliver: the order of the steps.
+
+    Stops between steps when asked to (SIGTERM).
+    """
     counts: dict[str, int] = {}
     steps: list[tuple[str, Callable[[], int]]] = [
         ("taken", lambda: sum(poll(svc, c.name).taken for c in svc.root.connectors.values()
                               if c.spec.enabled and (name is None or c.name == name))),
         ("files", lambda: process(svc)),
+        ("sent_997", lambda: deliver(svc, name)),  # 997s go out before the (slower) allocation and 855s
         ("acknowledged", lambda: acknowledge(svc)),
         ("shipped", lambda: ship(svc)),
         ("sent", lambda: deliver(svc, name)),

@@ -112,6 +112,7 @@ def process_inbound(rt: Runtime, *, limit: int | None = None) -> int:
             if is_transient(exc):
                 raise  # the file stays new: the next run takes it again
             quarantine_file(rt, ctx, row.id, row.remote_name, row.sha256, exc)
+            done += 1
     return done
 
 

@@ -44,6 +44,11 @@ class Pipeline:
         """The partner's settings."""
         return self.ctx.settings
 
+    @settings.setter
+    def settings(self, value: PartnerSettings) -> None:
+        """Replace the partner's settings (same partner name)."""
+        self.ctx.settings = value
+
     @property
     def clock(self) -> Clock:
         """The clock every step reads."""

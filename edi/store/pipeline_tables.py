@@ -38,8 +38,8 @@ inbound_file = Table(
     Column("partner", String(32), nullable=True),
     Column("transport_key", String(200), nullable=True, comment="AS2 Message-ID; unique per connector"),
     UniqueConstraint("sha256", name="uq_inbound_file_sha256"),
-    UniqueConstraint("connector", "transport_key", name="uq_inbound_file_transport_key"),
 )
+Index("uq_inbound_file_transport_key", inbound_file.c.connector, inbound_file.c.transport_key, unique=True)
 
 inbound_duplicate = Table(
     "inbound_duplicate", metadata,

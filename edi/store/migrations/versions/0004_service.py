@@ -37,7 +37,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("partner", sa.String(length=32), nullable=True))
         batch.add_column(sa.Column("transport_key", sa.String(length=200), nullable=True,
                                    comment="AS2 Message-ID; unique per connector"))
-        batch.create_unique_constraint("uq_inbound_file_transport_key", ["connector", "transport_key"])
+    op.create_index("uq_inbound_file_transport_key", "inbound_file", ["connector", "transport_key"], unique=True)
     with op.batch_alter_table("outbox") as batch:
         batch.add_column(sa.Column("connector", sa.String(length=64), nullable=True,
                                    comment="the destination that delivers it"))
@@ -81,7 +81,7 @@ def downgrade() -> None:
     with op.batch_alter_table("outbox") as batch:
         for name in ("last_error", "failures", "connector"):
             batch.drop_column(name)
+    op.drop_index("uq_inbound_file_transport_key", table_name="inbound_file")
     with op.batch_alter_table("inbound_file") as batch:
-        batch.drop_constraint("uq_inbound_file_transport_key", type_="unique")
         for name in ("transport_key", "partner"):
             batch.drop_column(name)
