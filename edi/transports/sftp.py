@@ -33,7 +33,8 @@ Behaviour (see ``edi.transports.base`` for the contract):
   OpenSSH's plain rename never replaces an existing file, so a file that appears under the final name
   in the meantime is detected rather than overwritten; ``posix-rename`` is the fallback for servers
   whose plain rename fails. With ``rename_on_upload: false`` the bytes go straight to the final name;
-  a shorter file there that is a prefix of the same bytes is taken as our own cut upload and rewritten.
+  an upload cut there leaves a partial file, which the retry reports as a conflict saying so (the
+  partner may have seen it: a person decides).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ import io
 import os
 import posixpath
 import stat
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
@@ -226,6 +228,18 @@ class _PinnedKeyPolicy(paramiko.MissingHostKeyPolicy):
         raise _HostKeyRefusedError(seen, key.get_name())
 
 
+def _caused_by_timeout(exc: BaseException) -> bool:
+    """Whether a timeout is anywhere in the chain of exceptions that led to ``exc``."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, TimeoutError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _check_name(name: str) -> None:
     """Refuse a name that cannot be one entry of a remote directory."""
     if not name or name in (".", "..") or "/" in name or "\x00" in name:
@@ -378,6 +392,7 @@ class SftpTransport:
             return self._sftp
         s = self.settings
         client = paramiko.SSHClient()
+        started = time.monotonic()
         try:
             if self._known_hosts is not None:
                 client.get_host_keys().load(str(self._known_hosts))
@@ -408,6 +423,10 @@ class SftpTransport:
                 hint="confirm the new key with the partner before replacing the entry in known_hosts_file") from exc
         except paramiko.AuthenticationException as exc:
             client.close()
+            if time.monotonic() - started >= s.connect_timeout_seconds:  # paramiko's auth timeout is this type too
+                raise TransportTimeoutError(
+                    f"{self._where}: no answer to the login within {s.connect_timeout_seconds:g} s",
+                    hint="retried on the next run; the server may be overloaded") from exc
             how = "key" if self._pkey is not None else "password"
             raise TransportConfigError(
                 f"{self._where}: login refused for user {s.username!r} with the configured {how} ({exc})",
@@ -420,6 +439,11 @@ class SftpTransport:
                 hint="retried on the next run; check the host, port and any firewall if it persists") from exc
         except (paramiko.SSHException, OSError, EOFError) as exc:
             client.close()
+            # paramiko wraps a banner timeout in SSHException and lets a key-exchange timeout surface later
+            if _caused_by_timeout(exc) or time.monotonic() - started >= s.connect_timeout_seconds:
+                raise TransportTimeoutError(
+                    f"{self._where}: no SSH handshake within {s.connect_timeout_seconds:g} s",
+                    hint="retried on the next run; check that the port is the SSH server's") from exc
             raise TransportError(
                 f"{self._where}: cannot connect ({type(exc).__name__}: {exc})",
                 hint="retried on the next run; check the host, port and the server if it persists") from exc
@@ -454,7 +478,7 @@ class SftpTransport:
                 f"{self.settings.operation_timeout_seconds:g} s",
                 hint="the connection was closed; the operation is retried on the next run") from exc
         except (paramiko.SSHException, SFTPError, OSError, EOFError) as exc:
-            lost = not self._alive()
+            lost = isinstance(exc, (paramiko.SSHException, EOFError)) or not self._alive()
             if lost:
                 self.close()
             detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
@@ -624,10 +648,10 @@ class SftpTransport:
                 with self._guard("remove temporary", final + s.temporary_suffix), suppress(FileNotFoundError):
                     sftp.remove(_encode(final + s.temporary_suffix))
             return
-        if existing == "different":
-            raise self._conflict(final, data)
+        if existing != "absent":
+            raise self._conflict(final, data, existing)
         if not s.rename_on_upload:
-            self._write(sftp, final, data)  # absent, or our own cut upload ("prefix"): write it whole
+            self._write(sftp, final, data)
             return
         temporary = final + s.temporary_suffix
         self._write(sftp, temporary, data)
@@ -642,12 +666,19 @@ class SftpTransport:
             if after == "same":
                 sftp.remove(_encode(temporary))
                 return
-            if after == "different":
+            if after != "absent":
                 sftp.remove(_encode(temporary))
-                raise self._conflict(final, data)
+                raise self._conflict(final, data, after)
             sftp.posix_rename(_encode(temporary), _encode(final))  # plain rename unsupported: the atomic one
 
-    def _conflict(self, final: str, data: bytes) -> DeliveryConflictError:
+    def _conflict(self, final: str, data: bytes, existing: str = "different") -> DeliveryConflictError:
+        if existing == "prefix":
+            return DeliveryConflictError(
+                f"{self._where}: '{escape_name(final)}' already exists and holds the first part of our "
+                f"{len(data)} bytes: probably our own upload, cut short (rename_on_upload is false); "
+                "nothing was overwritten",
+                hint="make sure the partner has not processed the partial file, remove it on the server, "
+                     "then resend")
         return DeliveryConflictError(
             f"{self._where}: '{escape_name(final)}' already exists with different content "
             f"(ours: {len(data)} bytes); nothing was overwritten",

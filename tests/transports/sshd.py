@@ -79,9 +79,12 @@ class SshServer:
 
     def make_dir(self, *parts: str) -> Path:
         """Create a directory below the data directory, owned by the SFTP user; returns its local path."""
-        path = self.data_dir.joinpath(*parts)
-        path.mkdir(parents=True, exist_ok=True)
-        os.chown(path, self.uid, self.gid)
+        path = self.data_dir
+        for part in parts:
+            path = path / part
+            if not path.is_dir():
+                path.mkdir()
+                os.chown(path, self.uid, self.gid)
         return path
 
     def put(self, path: Path | bytes, data: bytes) -> None:
@@ -91,18 +94,21 @@ class SshServer:
         os.chown(path, self.uid, self.gid)
 
     def session_pids(self) -> list[int]:
-        """PIDs of the sshd processes serving connections right now (children of the listener)."""
-        return _children(self.pid)
+        """PIDs of every process serving a connection now (the listener's descendants, deepest first)."""
+        return _descendants(self.pid)
+
+    def signal_sessions(self, signum: int) -> list[int]:
+        """Send ``signum`` to every process serving a connection (by PID); returns the PIDs signalled."""
+        sent = []
+        for pid in self.session_pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+                sent.append(pid)
+        return sent
 
     def drop_sessions(self) -> list[int]:
-        """Kill every process serving a connection (SIGKILL, by PID); returns the PIDs killed."""
-        killed = []
-        for pid in self.session_pids():
-            for victim in [*_descendants(pid), pid]:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(victim, signal.SIGKILL)
-                    killed.append(victim)
-        return killed
+        """Kill every process serving a connection (SIGKILL, by PID): the connection drops."""
+        return self.signal_sessions(signal.SIGKILL)
 
     def log(self) -> str:
         """What sshd wrote to its log so far."""
