@@ -47,6 +47,7 @@ import hashlib
 import io
 import os
 import posixpath
+import socket
 import stat
 import time
 from collections.abc import Iterator
@@ -93,6 +94,7 @@ PREFETCH_BYTES = 16 << 20
 A caller that stops reading early (a file over its bound) leaves at most this much in flight.
 """
 _UPLOAD_CHUNK = 1 << 20
+_ONE_REQUEST_BYTES = 32 << 10
 _COMPARE_CHUNK = 1 << 20
 _READ_BUFFER = 1 << 16
 
@@ -226,6 +228,13 @@ class _PinnedKeyPolicy(paramiko.MissingHostKeyPolicy):
         if self._pinned is not None and seen == self._pinned:
             return
         raise _HostKeyRefusedError(seen, key.get_name())
+
+
+def _discard(client: paramiko.SSHClient, sock: socket.socket | None) -> None:
+    """Close a client whose connect failed, and the socket we opened for it."""
+    client.close()
+    if sock is not None:
+        sock.close()
 
 
 def _caused_by_timeout(exc: BaseException) -> bool:
@@ -393,12 +402,15 @@ class SftpTransport:
         s = self.settings
         client = paramiko.SSHClient()
         started = time.monotonic()
+        sock: socket.socket | None = None
         try:
             if self._known_hosts is not None:
                 client.get_host_keys().load(str(self._known_hosts))
             client.set_missing_host_key_policy(_PinnedKeyPolicy(s.host_key_sha256))
+            sock = socket.create_connection((s.host, s.port), timeout=s.connect_timeout_seconds)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # SFTP is request/answer: no Nagle delay
             client.connect(
-                s.host, port=s.port, username=s.username, pkey=self._pkey, password=self._password,
+                s.host, port=s.port, username=s.username, pkey=self._pkey, password=self._password, sock=sock,
                 timeout=s.connect_timeout_seconds, banner_timeout=s.connect_timeout_seconds,
                 auth_timeout=s.connect_timeout_seconds, channel_timeout=s.connect_timeout_seconds,
                 allow_agent=False, look_for_keys=False)
@@ -407,22 +419,22 @@ class SftpTransport:
             if channel is not None:
                 channel.settimeout(s.operation_timeout_seconds)
         except _HostKeyRefusedError as exc:
-            client.close()
+            _discard(client, sock)
             pinned = s.host_key_sha256 or f"the keys in {self._known_hosts}"
             raise HostKeyMismatchError(
                 f"{self._where}: host key {exc.key_type} {exc.fingerprint} is not the pinned one ({pinned}); "
-                "nothing was sent or received",
+                "no login, no file transferred",
                 hint="if the partner announced a new host key, check its fingerprint with them and update "
                      "known_hosts_file or host_key_sha256; otherwise treat this as an attack") from exc
         except paramiko.BadHostKeyException as exc:
-            client.close()
+            _discard(client, sock)
             raise HostKeyMismatchError(
                 f"{self._where}: host key changed: the server offers {exc.key.get_name()} "
                 f"{_fingerprint(exc.key)}, {self._known_hosts} holds {_fingerprint(exc.expected_key)}; "
-                "nothing was sent or received",
+                "no login, no file transferred",
                 hint="confirm the new key with the partner before replacing the entry in known_hosts_file") from exc
         except paramiko.AuthenticationException as exc:
-            client.close()
+            _discard(client, sock)
             if time.monotonic() - started >= s.connect_timeout_seconds:  # paramiko's auth timeout is this type too
                 raise TransportTimeoutError(
                     f"{self._where}: no answer to the login within {s.connect_timeout_seconds:g} s",
@@ -433,12 +445,12 @@ class SftpTransport:
                 hint="check username, and that the public key is authorised for the account (or the password "
                      "is current); the connector stays stopped until fixed") from exc
         except TimeoutError as exc:
-            client.close()
+            _discard(client, sock)
             raise TransportTimeoutError(
                 f"{self._where}: no connection within {s.connect_timeout_seconds:g} s ({exc or 'timed out'})",
                 hint="retried on the next run; check the host, port and any firewall if it persists") from exc
         except (paramiko.SSHException, OSError, EOFError) as exc:
-            client.close()
+            _discard(client, sock)
             # paramiko wraps a banner timeout in SSHException and lets a key-exchange timeout surface later
             if _caused_by_timeout(exc) or time.monotonic() - started >= s.connect_timeout_seconds:
                 raise TransportTimeoutError(
@@ -558,7 +570,8 @@ class SftpTransport:
                     f"{self._where}: '{escape_name(path)}' is no longer a regular file; not read",
                     hint="a link or directory replaced the listed file; a person should look at the server")
             handle = sftp.open(wire, "rb")
-            handle.prefetch(min(int(attr.st_size or 0), PREFETCH_BYTES))
+            if int(attr.st_size or 0) > _ONE_REQUEST_BYTES:  # smaller files come in one request anyway
+                handle.prefetch(min(int(attr.st_size or 0), PREFETCH_BYTES))
         with io.BufferedReader(_RemoteReader(handle, self, path), buffer_size=_READ_BUFFER) as stream:
             yield cast(BinaryIO, stream)
 
