@@ -341,6 +341,20 @@ def test_move_replaces_an_older_copy_in_done(remote: Remote) -> None:
     assert remote.local("done", "850.edi").read_bytes() == b"second"
 
 
+def test_f4_refused_delete_is_a_transport_error(remote: Remote) -> None:
+    """A read-only inbound directory: settle raises TransportError saying the server refused; the file stays."""
+    remote.put_inbound("po.edi", PO)
+    t = remote.transport()
+    (f,) = t.list()
+    remote.local("inbound").chmod(0o555)
+    try:
+        with pytest.raises(TransportError, match=r"delete '.*po\.edi' failed: server answered \(Permission denied\)"):
+            t.settle(f, Settle.DONE)
+        assert t.list() == [f]  # the session survives a refusal
+    finally:
+        remote.local("inbound").chmod(0o755)
+
+
 def test_f5_non_utf8_name_does_not_abort_the_listing(remote: Remote) -> None:
     """A name that is not UTF-8 is listed (surrogate-escaped), read and settled byte for byte."""
     remote.put_inbound(b"po-\xff\xfe.edi", PO)
