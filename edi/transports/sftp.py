@@ -59,11 +59,12 @@ import paramiko
 from paramiko.sftp import CMD_CLOSE, CMD_HANDLE, CMD_NAME, CMD_OPENDIR, CMD_READDIR, SFTPError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from edi.errors import DocumentError, EdiError
+from edi.errors import EdiError
 from edi.transports.base import (
     DeliveryConflictError,
     HostKeyMismatchError,
     RemoteFile,
+    RemoteNameError,
     Settle,
     TransportConfigError,
     TransportError,
@@ -77,7 +78,6 @@ __all__ = [
     "DEFAULT_OPERATION_TIMEOUT_SECONDS",
     "PREFETCH_BYTES",
     "RemoteFileGoneError",
-    "RemoteNameError",
     "SftpSettings",
     "SftpTransport",
 ]
@@ -100,12 +100,6 @@ _READ_BUFFER = 1 << 16
 
 _SHA256_PATTERN = r"^SHA256:[A-Za-z0-9+/]{43}$"
 _ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
-
-
-class RemoteNameError(DocumentError):
-    """A remote file name cannot be used as one name in the remote directory (``/``, NUL, ``.`` or ``..``)."""
-
-    code = "REMOTE_NAME"
 
 
 class RemoteFileGoneError(TransportError):

@@ -25,6 +25,7 @@ from edi.transports.base import (
     DeliveryConflictError,
     HostKeyMismatchError,
     RemoteFile,
+    RemoteNameError,
     Settle,
     Transport,
     TransportConfigError,
@@ -33,7 +34,7 @@ from edi.transports.base import (
     read_bounded,
     stable_files,
 )
-from edi.transports.sftp import PREFETCH_BYTES, RemoteFileGoneError, RemoteNameError, SftpSettings, SftpTransport
+from edi.transports.sftp import PREFETCH_BYTES, RemoteFileGoneError, SftpSettings, SftpTransport
 from tests.transports.conformance import PO, TransportConformance, TransportHarness
 from tests.transports.sshd import SshServer, make_user_key, sha256_fingerprint
 
@@ -584,3 +585,22 @@ def test_nothing_from_paramiko_escapes(remote: Remote) -> None:
     assert isinstance(t, Transport)
     t.close()
     assert t.list() == []
+
+
+def test_registry_builds_the_sftp_transport_from_yaml_strings(remote: Remote) -> None:
+    """The registry turns a connector's sftp section (YAML scalars are strings) into a working SftpTransport."""
+    from edi.transports.registry import open_transport, settings_model  # noqa: PLC0415
+
+    assert settings_model("sftp") is SftpSettings
+    server = remote.server
+    section = {
+        "host": server.host, "port": str(server.port), "username": server.username,
+        "private_key_file": server.client_key_file.name, "known_hosts_file": server.known_hosts_file.name,
+        "inbound_dir": server.remote(remote.sub, "inbound"), "outbound_dir": server.remote(remote.sub, "outbound"),
+        "rename_on_upload": "true", "connect_timeout_seconds": "5", "ignore_patterns": ["*.tmp"],
+    }
+    t = open_transport("sftp", section, base_dir=server.work_dir)
+    assert isinstance(t, SftpTransport)
+    remote.made.append(t)
+    remote.put_inbound(".hidden-but-not-ignored", PO)
+    assert [f.name for f in t.list()] == [".hidden-but-not-ignored"]
