@@ -268,15 +268,19 @@ class _RemoteReader(io.RawIOBase):
         self._handle = handle
         self._owner = owner
         self._path = path
+        self._at_end = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
+        if self._at_end or not len(view):
+            return 0
         with self._owner._guard("read", self._path):
-            data = self._handle.read(len(view))
+            data = self._handle.read(len(view))  # paramiko reads until the size asked for or the end
         view[: len(data)] = data
+        self._at_end = len(data) < len(view)  # the end was reached: no further round trip to learn it again
         return len(data)
 
     def close(self) -> None:
