@@ -401,9 +401,13 @@ class SftpTransport:
         client = paramiko.SSHClient()
         started = time.monotonic()
         sock: socket.socket | None = None
-        try:
-            if self._known_hosts is not None:
+        if self._known_hosts is not None:
+            try:  # read on every connect, so a key rotated in the file is used without a restart
                 client.get_host_keys().load(str(self._known_hosts))
+            except (OSError, paramiko.SSHException, ValueError) as exc:
+                raise TransportConfigError(f"{self._where}: known_hosts_file: cannot read {self._known_hosts} "
+                                           f"({exc})", hint="restore the file, then restart the connector") from exc
+        try:
             client.set_missing_host_key_policy(_PinnedKeyPolicy(s.host_key_sha256))
             sock = socket.create_connection((s.host, s.port), timeout=s.connect_timeout_seconds)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # SFTP is request/answer: no Nagle delay
@@ -608,11 +612,11 @@ class SftpTransport:
             sftp.rename(_encode(source), _encode(target))
         except FileNotFoundError:
             return
-        except OSError:
+        except OSError as refused:
             try:
                 sftp.remove(_encode(target))  # an earlier file of the same name in done/rejected
             except FileNotFoundError:
-                raise  # the rename failed for another reason: report it
+                raise refused from None  # no earlier copy: the rename failed for another reason
             sftp.rename(_encode(source), _encode(target))
 
     def _make_dirs(self, sftp: paramiko.SFTPClient, directory: str) -> None:

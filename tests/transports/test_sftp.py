@@ -478,6 +478,27 @@ def test_deliver_goes_through_a_temporary_name(remote: Remote) -> None:
     assert remote.outbound_names() == ["855_7.edi"]
 
 
+@pytest.mark.parametrize(("appears", "conflict"), [(b"another file", True), (PO, False)])
+def test_deliver_never_replaces_a_file_that_appears_during_the_upload(
+        remote: Remote, monkeypatch: pytest.MonkeyPatch, appears: bytes, conflict: bool) -> None:
+    """A file put under the final name while ours uploads is not replaced: conflict, or a no-op if identical."""
+    t = remote.transport()
+    write = t._write
+
+    def write_then_race(sftp: Any, path: str, data: bytes) -> None:
+        write(sftp, path, data)
+        remote.server.put(remote.local("outbound", "855_9.edi"), appears)
+
+    monkeypatch.setattr(t, "_write", write_then_race)
+    if conflict:
+        with pytest.raises(DeliveryConflictError, match="nothing was overwritten"):
+            t.deliver("855_9.edi", PO)
+    else:
+        t.deliver("855_9.edi", PO)
+    assert remote.read_outbound("855_9.edi") == appears
+    assert remote.outbound_names() == ["855_9.edi"]  # our temporary is cleaned up either way
+
+
 def test_deliver_with_a_custom_temporary_suffix(remote: Remote) -> None:
     """temporary_suffix is used for the upload name; the result is the same."""
     t = remote.transport(temporary_suffix=".uploading")
