@@ -133,7 +133,9 @@ class SftpSettings(BaseModel):
     host_key_sha256: str | None = Field(
         default=None, pattern=_SHA256_PATTERN,
         description="The server's host key fingerprint as 'ssh-keygen -lf' prints it ('SHA256:' + 43 "
-                    "characters). Set this or known_hosts_file.")
+                    "characters), of the key type this client negotiates (ed25519 when the server has one; the "
+                    "refusal names the type and fingerprint seen). Set this or known_hosts_file, which pins "
+                    "the key type too.")
     inbound_dir: str = Field(min_length=1, description="Remote directory the partner's files are taken from.")
     outbound_dir: str = Field(min_length=1, description="Remote directory our documents are delivered to.")
     after_take: Literal["delete", "move"] = Field(
