@@ -17,7 +17,6 @@ from enum import StrEnum
 from typing import Literal
 
 from asn1crypto import cms as asn1_cms
-from asn1crypto.core import ValueError as Asn1ValueError
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
@@ -102,7 +101,7 @@ def verify_detached(data: bytes, signature: bytes, cert: x509.Certificate) -> Ve
             to_check = b"\x31" + signed_attrs.dump()[1:]  # signed as a SET OF, stored as [0] IMPLICIT
         else:
             to_check = data
-    except (Asn1ValueError, KeyError, IndexError, TypeError, ValueError) as exc:
+    except (KeyError, IndexError, TypeError, ValueError, OverflowError) as exc:
         if isinstance(exc, CmsError):
             raise
         raise CmsError(f"the signature is not a readable CMS structure ({type(exc).__name__})",
@@ -147,7 +146,7 @@ def decrypt(der: bytes, key: rsa.RSAPrivateKey, cert: x509.Certificate) -> bytes
         CmsError: not addressed to our certificate, malformed, or an unsupported cipher.
     """
     try:
-        return pkcs7.pkcs7_decrypt_der(der, cert, key, [pkcs7.PKCS7Options.Binary])
+        return pkcs7.pkcs7_decrypt_der(der, cert, key, [])
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise CmsError(f"the message cannot be decrypted with our certificate ({type(exc).__name__})",
                        Reason.DECRYPTION_FAILED) from exc
@@ -177,7 +176,7 @@ def decompress(der: bytes, max_bytes: int, max_ratio: int) -> bytes:
         if content["compression_algorithm"]["algorithm"].native != "zlib":
             raise CmsError("only zlib compression is supported", Reason.DECOMPRESSION_FAILED)
         packed = content["encap_content_info"]["content"].native
-    except (Asn1ValueError, KeyError, TypeError, ValueError) as exc:
+    except (KeyError, IndexError, TypeError, ValueError, OverflowError) as exc:
         if isinstance(exc, CmsError):
             raise
         raise CmsError("the compressed part is not a readable CMS structure", Reason.DECOMPRESSION_FAILED) from exc

@@ -82,9 +82,11 @@ def make_as2_app(connectors: Sequence[tuple[str, As2Settings]], sink: InboundSin
             raise TransportConfigError(f"AS2 connectors {table[ids].name} and {name} share AS2 ids {ids}",
                                        hint="each (as2_id, partner_as2_id) pair needs its own connector")
         state = (state_dirs or {}).get(name)
+        if state is not None:
+            state.mkdir(parents=True, exist_ok=True)
         table[ids] = _Connector(name, settings, load_keys(settings, base_dir), state)
     handler = _Handler(table, sink)
-    return Starlette(routes=[Route("/", handler, methods=["POST"]), Route("/as2", handler, methods=["POST"])])
+    return Starlette(routes=[Route(path, handler.handle, methods=["POST"]) for path in ("/", "/as2")])
 
 
 def _mdn_response(mdn: Mdn, status: int = 200) -> Response:
@@ -101,7 +103,7 @@ class _Handler:
         self.table = table
         self.sink = sink
 
-    async def __call__(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> Response:
         headers = {k.lower(): v for k, v in request.headers.items()}
         as2_to = email.utils.unquote(headers.get("as2-to", "").strip())
         as2_from = email.utils.unquote(headers.get("as2-from", "").strip())

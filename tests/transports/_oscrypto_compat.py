@@ -52,7 +52,7 @@ class _Finder(importlib.abc.MetaPathFinder):
 
 def import_pyas2lib() -> ModuleType:
     """``pyas2lib.as2``, importing oscrypto with its version pattern widened if it fails as shipped."""
-    from oscrypto.errors import LibraryNotFoundError
+    from oscrypto.errors import LibraryNotFoundError  # noqa: PLC0415 - this part of oscrypto imports cleanly
 
     try:
         return importlib.import_module("pyas2lib.as2")
