@@ -4,6 +4,12 @@ Signing, encryption and decryption use ``cryptography``; verification and compre
 write the CMS structures with ``asn1crypto`` and check the signature with ``cryptography``.
 Decompression is bounded here because a zlib stream of 1 MiB may expand to gigabytes.
 
+Why not pyas2lib: it pins ``oscrypto==1.3.0``, which cannot detect OpenSSL 3.0.10 and later
+(two-digit patch numbers) and fails at import; the fix is not released, and the repackagings of
+the fixed oscrypto install into the same ``oscrypto`` directory as the pinned one that pyas2lib
+still pulls in, so which copy wins depends on install order. ``cryptography`` is maintained and
+ships its own OpenSSL. pyas2lib stays in the test extras as the independent partner.
+
 Every failure is a ``CmsError`` whose ``reason`` is the AS2 disposition modifier to report.
 """
 
@@ -128,6 +134,9 @@ def verify_detached(data: bytes, signature: bytes, cert: x509.Certificate) -> Ve
         public_key.verify(sig_value, to_check, pad, hash_cls())
     except InvalidSignature as exc:
         raise CmsError("the signature does not verify with the partner's certificate",
+                       Reason.AUTHENTICATION_FAILED) from exc
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise CmsError(f"the signature cannot be checked ({type(exc).__name__})",
                        Reason.AUTHENTICATION_FAILED) from exc
     return Verified(digest_alg)
 

@@ -2,7 +2,7 @@
 
 Pure functions over bytes: the HTTP endpoint (``edi.transports.as2_server``) reads the body,
 calls ``unwrap``, hands the payload to the ledger and then sends what ``build_mdn`` returns.
-A message that must be refused raises ``Refused`` with the disposition modifier for the MDN.
+A message that must be refused raises ``RefusedError`` with the disposition modifier for the MDN.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ _ENVELOPED = "enveloped-data"
 _COMPRESSED = "compressed-data"
 
 
-class Refused(Exception):  # noqa: N818 - an outcome carried to the MDN, not an error for callers
+class RefusedError(Exception):
     """The message is not processed; ``reason`` goes into the negative MDN."""
 
     def __init__(self, message: str, reason: cms.Reason) -> None:
@@ -84,14 +84,14 @@ def unwrap(ent: mime.Entity, keys: Keys, settings: As2Settings, *, now: datetime
     """Decrypt, decompress and verify ``ent`` (the HTTP body with its Content-Type) per the partner's settings.
 
     Raises:
-        Refused: security the partner must apply is missing, a check failed, or a bound was crossed.
+        RefusedError: security the partner must apply is missing, a check failed, or a bound was crossed.
     """
     try:
         return _unwrap(ent, keys, settings, now or datetime.now(UTC))
     except cms.CmsError as exc:
-        raise Refused(str(exc), exc.reason) from exc
+        raise RefusedError(str(exc), exc.reason) from exc
     except mime.MimeError as exc:
-        raise Refused(str(exc), cms.Reason.UNEXPECTED) from exc
+        raise RefusedError(str(exc), cms.Reason.UNEXPECTED) from exc
 
 
 def _decompress(ent: mime.Entity, settings: As2Settings) -> mime.Entity:
@@ -104,7 +104,7 @@ def _unwrap(ent: mime.Entity, keys: Keys, settings: As2Settings, now: datetime) 
     if encrypted:
         ent = mime.parse_entity(cms.decrypt(ent.decoded_body(), keys.key, keys.cert))
     elif settings.require_encrypted:
-        raise Refused("the partner must encrypt its messages and this one is not encrypted",
+        raise RefusedError("the partner must encrypt its messages and this one is not encrypted",
                       cms.Reason.INSUFFICIENT_SECURITY)
     if _typed(ent, _COMPRESSED):
         ent = _decompress(ent, settings)
@@ -113,7 +113,8 @@ def _unwrap(ent: mime.Entity, keys: Keys, settings: As2Settings, now: datetime) 
     if signed:
         parts = mime.split_signed(ent)
         if not keys.partner_cert_valid(now):
-            raise Refused("the partner's certificate is expired or not yet valid", cms.Reason.AUTHENTICATION_FAILED)
+            raise RefusedError("the partner's certificate is expired or not yet valid",
+                               cms.Reason.AUTHENTICATION_FAILED)
         signed_bytes = parts.signed_bytes
         try:
             verified = cms.verify_detached(signed_bytes, parts.signature, keys.partner_cert)
@@ -127,15 +128,15 @@ def _unwrap(ent: mime.Entity, keys: Keys, settings: As2Settings, now: datetime) 
         mic = f"{base64.b64encode(digest).decode()}, {verified.digest_alg}"
         ent = parts.signed
     elif settings.require_signed:
-        raise Refused("the partner must sign its messages and this one is not signed",
+        raise RefusedError("the partner must sign its messages and this one is not signed",
                       cms.Reason.INSUFFICIENT_SECURITY)
     if _typed(ent, _COMPRESSED):
         ent = _decompress(ent, settings)
     if ent.headers.get_content_maintype() == "multipart" or _typed(ent, _ENVELOPED):
-        raise Refused(f"unexpected {ent.content_type} inside the message", cms.Reason.UNEXPECTED)
+        raise RefusedError(f"unexpected {ent.content_type} inside the message", cms.Reason.UNEXPECTED)
     payload = _payload_bytes(ent)
     if len(payload) > settings.max_decompressed_bytes:
-        raise Refused("the payload is larger than max_decompressed_bytes", cms.Reason.UNEXPECTED)
+        raise RefusedError("the payload is larger than max_decompressed_bytes", cms.Reason.UNEXPECTED)
     return Unwrapped(payload, mime.filename_of(ent), mic, signed, encrypted)
 
 

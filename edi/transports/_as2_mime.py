@@ -90,7 +90,7 @@ def parse_entity(raw: bytes) -> Entity:
 def from_http(content_type: str, body: bytes) -> Entity:
     """The entity an HTTP request or response carries (its Content-Type header and its body)."""
     return Entity(BytesHeaderParser(policy=compat32).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")), body)
+        f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")), body)
 
 
 def new_boundary() -> str:

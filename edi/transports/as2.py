@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import BinaryIO, Final
 
 import httpx
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from edi.errors import DocumentError, UsageError
 from edi.transports import _as2_cms as cms
@@ -44,6 +45,7 @@ from edi.transports.base import (
     DeliveryConflictError,
     RemoteFile,
     Settle,
+    TransportConfigError,
     TransportError,
     TransportTimeoutError,
 )
@@ -166,7 +168,12 @@ class As2Transport:
         if built is not None and done_path.exists():
             return
         if built is None:
-            built, body = self._build(name, data, data_sha)
+            try:
+                built, body = self._build(name, data, data_sha)
+            except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+                raise TransportConfigError(
+                    f"AS2 connector {self.connector}: cannot sign or encrypt with the configured keys "
+                    f"({type(exc).__name__}: {exc})", hint="check key_file, cert_file and partner_cert_file") from exc
             self._save(msg_path, built, body)
         if self.settings.mdn_mode == "async":
             write_atomic(expect_path(self.state_dir, built.message_id), b"")

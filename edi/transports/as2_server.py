@@ -36,7 +36,7 @@ from edi.errors import EdiError
 from edi.failpoints import failpoint
 from edi.transports import _as2_cms as cms
 from edi.transports import _as2_mime as mime
-from edi.transports._as2_inbound import Mdn, MdnRequest, Refused, build_mdn, unwrap
+from edi.transports._as2_inbound import Mdn, MdnRequest, RefusedError, build_mdn, unwrap
 from edi.transports._as2_keys import Keys, load_keys
 from edi.transports._as2_state import expect_path, sent_mdn_path, store_async_mdn, write_atomic
 from edi.transports.as2 import MAX_MDN_BYTES
@@ -140,7 +140,7 @@ class _Handler:
                        ent: mime.Entity) -> Response:
         try:
             got = await run_in_threadpool(unwrap, ent, conn.keys, conn.settings)
-        except Refused as exc:
+        except RefusedError as exc:
             return self._refuse(conn, message_id, mdn_request, exc.reason, str(exc))
         name = got.filename or message_id
         try:

@@ -52,14 +52,14 @@ class Identity:
 
 
 def make_identity(directory: Path, name: str, *, password: bytes | None = None, days: int = 365,
-                  key_size: int = 2048) -> Identity:
-    """A fresh RSA key and a self-signed certificate for ``name``, valid from yesterday for ``days``."""
+                  key_size: int = 2048, since_days: int = 1) -> Identity:
+    """A fresh RSA key and a self-signed certificate for ``name``, valid from ``since_days`` ago to ``days`` ahead."""
     directory.mkdir(parents=True, exist_ok=True)
     key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=since_days))
             .not_valid_after(now + dt.timedelta(days=days))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .sign(key, hashes.SHA256()))

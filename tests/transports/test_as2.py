@@ -109,14 +109,15 @@ def start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     us, them, _ = identities
     running: list[World] = []
 
-    def make(peer_config: PeerConfig | None = None, **ours: Any) -> World:
+    def make(peer_config: PeerConfig | None = None, peer_identity: Identity | None = None, **ours: Any) -> World:
         config_root = tmp_path / "config"
         (config_root / "keys").mkdir(parents=True, exist_ok=True)
-        for ident, stem in ((us, "us"), (them, "them")):
+        them_now = peer_identity or them
+        for ident, stem in ((us, "us"), (them_now, "them")):
             (config_root / "keys" / f"{stem}.key.pem").write_bytes(ident.key_path.read_bytes())
             (config_root / "keys" / f"{stem}.cert.pem").write_bytes(ident.cert_path.read_bytes())
         ours_server = Uvicorn()
-        peer = Peer(THEM, them, US, us.cert_pem, config=peer_config or PeerConfig())
+        peer = Peer(THEM, them_now, US, us.cert_pem, config=peer_config or PeerConfig())
         peer_server = PeerServer(peer)
         peer.mdn_url = peer_server.url
         fields: dict[str, Any] = {
@@ -244,6 +245,30 @@ def test_F13_encrypted_for_another_certificate(start: Any, identities: tuple[Ide
     _, resp = w.peer.send(w.ours.url, PO, encrypt_cert=identities[2].cert_pem)
     assert w.peer.parse_mdn(resp.headers, resp.content) == ("processed/error", "decryption-failed")
     assert w.sink.calls == 0
+
+
+def test_F13_expired_partner_certificate(start: Any, tmp_path: Path) -> None:
+    """A message signed with the partner's certificate after that certificate expired is refused."""
+    expired = make_identity(tmp_path / "old", "them-old", days=-1, since_days=30)
+    w = start(peer_identity=expired)
+    _, resp = w.peer.send(w.ours.url, PO)
+    assert w.peer.parse_mdn(resp.headers, resp.content) == ("processed/error", "authentication-failed")
+    assert w.sink.calls == 0
+
+
+def test_async_mdn_url_of_an_unsigned_message_must_be_the_partners_host(start: Any) -> None:
+    """An unauthenticated message cannot make us post its MDN to a host other than the partner's."""
+    w = start(PeerConfig(sign=False, encrypt=False), require_signed=False, require_encrypted=False,
+              partner_url="http://partner.invalid/as2")
+    msg = w.peer.build(PO)
+    headers = dict(msg.headers)
+    headers["receipt-delivery-option"] = w.peer_server.url
+    headers["disposition-notification-to"] = "x"
+    resp = w.peer.post(w.ours.url, headers, msg.content)
+    assert resp.status_code == 200
+    time.sleep(0.5)
+    assert w.peer.async_mdns == []
+    assert len(w.sink.rows()) == 1
 
 
 def test_truncated_body_refused(start: Any) -> None:
