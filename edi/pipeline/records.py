@@ -10,6 +10,8 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from edi.store.bulk import bulk_insert
 from edi.store.pipeline_tables import exception_log, po_line_trail, po_transition, purchase_order
@@ -72,6 +74,8 @@ class ExceptionEntry:
     key: str | None = None
     info: bool = False
     """Recorded for the audit only (a duplicate with no effect): status ``info``, never ``open``."""
+    detail: str | None = None
+    """A traceback for INTERNAL_ERROR (never a payload)."""
 
     def dedupe_key(self) -> str:
         """One open entry per (kind, partner, PO, line, key); a long key is shortened with its hash (fits 200)."""
@@ -87,11 +91,18 @@ def raise_exception(conn: Connection, entry: ExceptionEntry, now: datetime) -> b
     exists = conn.execute(select(exception_log.c.id).where(exception_log.c.dedupe_key == key)).first()
     if exists is not None:
         return False
-    conn.execute(insert(exception_log).values(
-        kind=entry.kind, partner=entry.partner, po_number=entry.po_number, line_number=entry.line_number,
-        message=entry.message, hint=entry.hint, dedupe_key=key, status="info" if entry.info else "open",
-        created_at=now))
-    return True
+    values = {"kind": entry.kind, "partner": entry.partner, "po_number": entry.po_number,
+              "line_number": entry.line_number, "message": entry.message, "hint": entry.hint, "dedupe_key": key,
+              "status": "info" if entry.info else "open", "created_at": now, "detail": entry.detail}
+    # two workers may raise the same problem at once: the second insert is a no-op, not an error
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        stmt: Any = pg_insert(exception_log).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    elif dialect == "sqlite":
+        stmt = sqlite_insert(exception_log).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    else:
+        stmt = insert(exception_log).values(**values)
+    return bool(conn.execute(stmt).rowcount)
 
 
 def transition(conn: Connection, po_id: int, to: POState, reason: str, now: datetime) -> None:

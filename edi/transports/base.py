@@ -35,6 +35,7 @@ __all__ = [
     "InboundSink",
     "Received",
     "RemoteFile",
+    "RemoteNameError",
     "Settle",
     "Transport",
     "TransportConfigError",
@@ -147,6 +148,12 @@ class HostKeyMismatchError(FatalError):
     """The server's host key is unknown or changed: nothing is transferred and the connector stops."""
 
     code = "HOST_KEY_MISMATCH"
+
+
+class RemoteNameError(DocumentError):
+    """A remote name that cannot name a file inside its folder (``/``, NUL, ``..``): left where it is."""
+
+    code = "REMOTE_NAME"
 
 
 class DeliveryConflictError(DocumentError):
