@@ -105,20 +105,28 @@ def _mic(data: bytes, digest_alg: str) -> str:
 
 
 class As2Transport:
-    """Send to one AS2 partner; a built message is kept per outbound name in ``state_dir``."""
+    """Send to one AS2 partner; a built message is kept per outbound name in its state folder."""
 
     kind = "as2"
 
-    def __init__(self, connector: str, settings: As2Settings, *, base_dir: Path, state_dir: Path,
-                 http: httpx.Client | None = None) -> None:
-        """Load the keys (``base_dir`` is the config root) and prepare ``state_dir``.
+    def __init__(self, settings: As2Settings, *, base_dir: Path, state_dir: Path | None = None,
+                 connector: str | None = None, http: httpx.Client | None = None) -> None:
+        """Load the keys and prepare the state folder.
+
+        Args:
+            settings: the connector's ``as2:`` section.
+            base_dir: the config root; relative paths in ``settings`` start there.
+            state_dir: overrides ``settings.connection_dir(base_dir)`` (the endpoint must use the same).
+            connector: the connector's name, for messages (default: the two AS2 ids).
+            http: an HTTP client to use instead of a new one (closed by ``close``).
 
         Raises:
             TransportConfigError: a key file, certificate or password is missing or wrong.
         """
-        self.connector = connector
+        self.connector = connector or f"{settings.as2_id}->{settings.partner_as2_id}"
         self.settings = settings
         self.keys: Keys = load_keys(settings, base_dir)
+        state_dir = state_dir or settings.connection_dir(base_dir)
         self.state_dir = state_dir
         state_dir.mkdir(parents=True, exist_ok=True)
         timeout = httpx.Timeout(settings.read_timeout_seconds, connect=settings.connect_timeout_seconds)

@@ -56,7 +56,7 @@ class _Connector:
     name: str
     settings: As2Settings
     keys: Keys
-    state_dir: Path | None
+    state_dir: Path
 
 
 def make_as2_app(connectors: Sequence[tuple[str, As2Settings]], sink: InboundSink, base_dir: Path, *,
@@ -67,8 +67,9 @@ def make_as2_app(connectors: Sequence[tuple[str, As2Settings]], sink: InboundSin
         connectors: one entry per AS2 relationship; routed by (our AS2 id, partner AS2 id).
         sink: the ledger's door; called before any positive answer.
         base_dir: the config root that relative key and certificate paths start from.
-        state_dirs: per connector, the ``As2Transport`` state directory: asynchronous MDNs for
-            our messages are kept there, and the MDNs we send, to answer a resend identically.
+        state_dirs: per connector, overrides its ``settings.connection_dir(base_dir)``, the folder
+            it shares with its ``As2Transport``: asynchronous MDNs for our messages are kept
+            there, and the MDNs we send, to answer a resend identically.
 
     Raises:
         TransportConfigError: a connector's key files cannot be loaded, or two share AS2 ids.
@@ -81,9 +82,8 @@ def make_as2_app(connectors: Sequence[tuple[str, As2Settings]], sink: InboundSin
 
             raise TransportConfigError(f"AS2 connectors {table[ids].name} and {name} share AS2 ids {ids}",
                                        hint="each (as2_id, partner_as2_id) pair needs its own connector")
-        state = (state_dirs or {}).get(name)
-        if state is not None:
-            state.mkdir(parents=True, exist_ok=True)
+        state = (state_dirs or {}).get(name) or settings.connection_dir(base_dir)
+        state.mkdir(parents=True, exist_ok=True)
         table[ids] = _Connector(name, settings, load_keys(settings, base_dir), state)
     handler = _Handler(table, sink)
     return Starlette(routes=[Route(path, handler.handle, methods=["POST"]) for path in ("/", "/as2")])
@@ -187,7 +187,7 @@ class _Handler:
         return Response(status_code=status, background=BackgroundTask(_post_mdn, conn, url, mdn))
 
     def _async_mdn(self, conn: _Connector, ent: mime.Entity, body: bytes, content_type: str) -> Response:
-        if conn.state_dir is None or len(body) > MAX_MDN_BYTES:
+        if len(body) > MAX_MDN_BYTES:
             return PlainTextResponse("asynchronous MDNs are not accepted here\n", status_code=400)
         try:
             signed = mime.split_signed(ent).signed if ent.content_type == "multipart/signed" else ent
@@ -204,21 +204,15 @@ class _Handler:
     def _new_id(conn: _Connector) -> str:
         return f"{secrets.token_hex(16)}@{conn.settings.as2_id.replace('@', '.')}"
 
-    @staticmethod
-    def _mdn_file(conn: _Connector, message_id: str) -> Path | None:
-        return None if conn.state_dir is None else sent_mdn_path(conn.state_dir, message_id)
-
     def _stored_mdn(self, conn: _Connector, message_id: str) -> Mdn | None:
-        path = self._mdn_file(conn, message_id)
-        if path is None or not path.exists():
+        path = sent_mdn_path(conn.state_dir, message_id)
+        if not path.exists():
             return None
         head = mime.parse_entity(path.read_bytes())
         return Mdn(list(head.headers.items()), head.body)
 
     def _store_mdn(self, conn: _Connector, message_id: str, mdn: Mdn) -> None:
-        path = self._mdn_file(conn, message_id)
-        if path is not None:
-            write_atomic(path, mime.entity(mdn.headers, mdn.body))
+        write_atomic(sent_mdn_path(conn.state_dir, message_id), mime.entity(mdn.headers, mdn.body))
 
 
 def _is_mdn(ent: mime.Entity) -> bool:

@@ -70,6 +70,10 @@ class As2Settings(BaseModel):
         default=MAX_DECOMPRESSED_BYTES, ge=1024, description="Largest payload after decompression.")
     max_compression_ratio: int = Field(
         default=MAX_COMPRESSION_RATIO, ge=1, description="Largest decompressed:compressed size ratio accepted.")
+    state_dir: Path = Field(
+        default=Path("data/as2"),
+        description="Where built outbound messages and MDNs are kept (one subfolder per AS2 id pair); "
+                    "relative to the config root.")
 
     @model_validator(mode="after")
     def _consistent(self) -> As2Settings:
@@ -82,3 +86,8 @@ class As2Settings(BaseModel):
     def resolve(self, base_dir: Path, path: Path) -> Path:
         """``path`` made absolute against the config root ``base_dir``."""
         return path if path.is_absolute() else base_dir / path
+
+    def connection_dir(self, base_dir: Path) -> Path:
+        """This relationship's own folder under ``state_dir`` (named after both AS2 ids, made path-safe)."""
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{self.as2_id}__{self.partner_as2_id}")
+        return self.resolve(base_dir, self.state_dir) / safe.lstrip(".")

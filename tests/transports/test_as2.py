@@ -90,7 +90,7 @@ class World:
     peer_server: PeerServer
 
     def transport(self) -> As2Transport:
-        return As2Transport(CONNECTOR, self.settings, base_dir=self.config_root, state_dir=self.state_dir)
+        return As2Transport(self.settings, base_dir=self.config_root, connector=CONNECTOR)
 
 
 @pytest.fixture(scope="module")
@@ -130,8 +130,8 @@ def start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         fields.update(ours)
         settings = As2Settings.model_validate(fields)
         sink = SqliteSink(tmp_path / "ledger")
-        state_dir = tmp_path / "state" / CONNECTOR
-        app = make_as2_app([(CONNECTOR, settings)], sink, config_root, state_dirs={CONNECTOR: state_dir})
+        state_dir = settings.connection_dir(config_root)
+        app = make_as2_app([(CONNECTOR, settings)], sink, config_root)
         ours_server.start(app)
         world = World(tmp_path, config_root, us, them, settings, sink, state_dir, ours_server, peer, peer_server)
         running.append(world)
@@ -556,7 +556,7 @@ def test_paths_resolve_against_the_config_root(start: Any, tmp_path: Path, monke
     t = w.transport()
     t.close()
     with pytest.raises(TransportConfigError):
-        As2Transport(CONNECTOR, w.settings, base_dir=tmp_path, state_dir=w.state_dir)
+        As2Transport(w.settings, base_dir=tmp_path, state_dir=w.state_dir)
 
 
 def test_missing_password_env_names_the_variable(start: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -573,6 +573,22 @@ def test_settings_refuse_inline_secrets_and_unknown_fields() -> None:
         As2Settings.model_validate({"as2_id": US, "partner_as2_id": THEM, "partner_url": "http://x",
                                     "key_file": "k", "cert_file": "c", "partner_cert_file": "p",
                                     "key_password": "secret"})
+
+
+def test_registry_opens_as2_from_a_connector_section(start: Any) -> None:
+    """kind as2 in the transport registry builds an As2Transport from the YAML section (strings, as loaded)."""
+    from edi.transports.registry import open_transport  # noqa: PLC0415 - the registry is what is tested
+
+    w = start()
+    section = {k: str(v) for k, v in w.settings.model_dump(exclude_defaults=True).items()}
+    section.update(sign="true", max_body_bytes="1048576")
+    t = open_transport("as2", section, base_dir=w.config_root)
+    assert isinstance(t, As2Transport)
+    assert t.state_dir == w.state_dir
+    assert t.settings.max_body_bytes == 1 << 20
+    t.deliver("855-0012.edi", PO)
+    t.close()
+    assert len(w.peer.received) == 1
 
 
 def test_push_transport_contract(start: Any) -> None:
