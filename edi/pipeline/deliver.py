@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine, bindparam, or_, select, update
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from edi.failpoints import failpoint
@@ -59,6 +59,7 @@ def deliver(engine: Engine, clock: Clock, transport: Transport, *, partner: str,
     retrying = Retrying(stop=stop_after_attempt(policy.attempts), reraise=True,
                         wait=wait_exponential(multiplier=policy.backoff_seconds, max=policy.max_backoff_seconds),
                         retry=retry_if_exception_type(TransportError))
+    done: list[tuple[int, str, int]] = []
     for row in pending:
         failpoint("out.rendered_before_send")
         try:
@@ -73,16 +74,40 @@ def deliver(engine: Engine, clock: Clock, transport: Transport, *, partner: str,
             out.error = str(exc)
             break  # the destination is down: the rest waits for the next run, in order
         failpoint("out.sent_before_mark")
-        now = clock()
-        with transaction(engine) as conn:
-            conn.execute(update(outbox).where(outbox.c.id == row.id).values(
-                sent_at=now, attempts=outbox.c.attempts + 1, connector=connector, last_error=None))
-            if row.failures:
-                for kind in ("DELIVERY_FAILED", "DELIVERY_CONFLICT"):
-                    resolve_open(conn, ExceptionEntry(kind, "", "", partner, key=f"outbox:{row.id}"), "pipeline",
-                                 "delivered", now)
-        out.sent.append(row.filename)
+        done.append((row.id, row.filename, row.failures))
+        if len(done) >= MARK_BATCH:
+            _mark_sent(engine, clock, transport, done, partner, connector, out)
+    _mark_sent(engine, clock, transport, done, partner, connector, out)
     return out
+
+
+MARK_BATCH = 200
+"""Delivered rows marked sent per transaction. A crash before the mark delivers them again: the same bytes
+under the same names, which the transport treats as a no-op."""
+
+_MARK = (update(outbox).where(outbox.c.id == bindparam("row_id"))
+         .values(sent_at=bindparam("now"), attempts=outbox.c.attempts + 1, connector=bindparam("dest"),
+                 last_error=None))
+
+
+def _mark_sent(engine: Engine, clock: Clock, transport: Transport, done: list[tuple[int, str, int]], partner: str,
+               connector: str | None, out: Delivered) -> None:
+    """Make the delivered files durable (the transport's ``flush``, if it has one), then mark their rows sent."""
+    if not done:
+        return
+    flush = getattr(transport, "flush", None)
+    if callable(flush):
+        flush()
+    now = clock()
+    with transaction(engine) as conn:
+        conn.execute(_MARK, [{"row_id": i, "now": now, "dest": connector} for i, _, _ in done])
+        for i, _, failures in done:
+            if failures:
+                for kind in ("DELIVERY_FAILED", "DELIVERY_CONFLICT"):
+                    resolve_open(conn, ExceptionEntry(kind, "", "", partner, key=f"outbox:{i}"), "pipeline",
+                                 "delivered", now)
+    out.sent += [name for _, name, _ in done]
+    done.clear()
 
 
 def _failed(engine: Engine, clock: Clock, row: object, partner: str, connector: str | None, kind: str, why: str,

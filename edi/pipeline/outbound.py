@@ -122,15 +122,30 @@ def acknowledge(ctx: PartnerContext, *, po_id: int | None = None) -> int:
     ctx.refresh_mappings()
     submit_pending(ctx, po_id=po_id)
     done = 0
-    for pid in _pos_in(ctx, POState.ORDERED, po_id):
-        try:
-            with transaction(ctx.engine) as conn:
-                done += acknowledge_one(ctx, conn, pid, ctx.clock())
-        except Exception as exc:
-            if is_transient(exc):
-                raise  # the PO stays ordered: the next run tries again
-            hold_po(ctx, pid, exc, "855 step")
+    ids = _pos_in(ctx, POState.ORDERED, po_id)
+    for start in range(0, len(ids), ACK_BATCH):
+        failed: list[tuple[int, Exception]] = []
+        with transaction(ctx.engine) as conn:  # one commit per batch; a savepoint per PO keeps each one apart
+            now = ctx.clock()
+            for pid in ids[start:start + ACK_BATCH]:
+                savepoint = conn.begin_nested()
+                try:
+                    got = acknowledge_one(ctx, conn, pid, now)
+                except Exception as exc:
+                    savepoint.rollback()
+                    if is_transient(exc):
+                        raise  # the batch rolls back; its POs stay ordered for the next run
+                    failed.append((pid, exc))
+                    continue
+                savepoint.commit()
+                done += got
+        for pid, err in failed:
+            hold_po(ctx, pid, err, "855 step")
     return done
+
+
+ACK_BATCH = 50
+"""POs allocated and acknowledged per transaction (each in its own savepoint)."""
 
 
 def acknowledge_one(ctx: PartnerContext, conn: Connection, po_id: int, now: datetime) -> int:
@@ -155,7 +170,7 @@ def acknowledge_one(ctx: PartnerContext, conn: Connection, po_id: int, now: date
     conn.execute(update(purchase_order).where(purchase_order.c.id == po_id).values(
         allocation=allocation.model_dump_json()))
     trail(conn, po_id, "allocation", {a.line_number: a.model_dump(mode="json") for a in allocation.lines}, now)
-    transition(conn, po_id, POState.ALLOCATED, "allocation received from the IMS", now)
+    transition(conn, po_id, POState.ALLOCATED, "allocation received from the IMS", now, current=POState.ORDERED)
     return answer(ctx, conn, row, order, allocation, now)
 
 
@@ -197,7 +212,8 @@ def answer(ctx: PartnerContext,
         acknowledgement=ack.model_dump_json()))
     trail(conn, po_id, "ack", {ln.line_number: [s.model_dump(mode="json") for s in ln.statuses]
                                for ln in ack.lines}, now)
-    transition(conn, po_id, POState.ACKNOWLEDGED, f"855 {ack.ack_type} rendered into the outbox", now)
+    transition(conn, po_id, POState.ACKNOWLEDGED, f"855 {ack.ack_type} rendered into the outbox", now,
+               current=POState.ALLOCATED)
     ordered = {ln.line_number: ln.quantity for ln in order.lines}
     for a in allocation.lines:
         if a.line_number in ordered and a.allocated > ordered[a.line_number]:

@@ -68,6 +68,7 @@ class FolderTransport:
         self.done = _resolve(base_dir, settings.done_dir) if settings.done_dir else self.inbound / "done"
         self.rejected = (_resolve(base_dir, settings.rejected_dir) if settings.rejected_dir
                          else self.inbound / "rejected")
+        self._unsynced: set[Path] = set()
 
     def _ignored(self, name: str) -> bool:
         return any(fnmatch.fnmatchcase(name, pat) for pat in self.settings.ignore_patterns)
@@ -158,17 +159,27 @@ class FolderTransport:
                 _same_or_conflict(target, data)
             finally:
                 tmp.unlink(missing_ok=True)
-            dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            self._unsynced.add(folder)
         except OSError as exc:
             raise TransportError(f"cannot write {target}: {exc.strerror or exc}",
                                  hint="check that the outbound folder exists and is writable") from exc
 
+    def flush(self) -> None:
+        """Make the names of the files delivered so far durable (one fsync per folder, not per file)."""
+        for folder in sorted(self._unsynced):
+            try:
+                dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+                try:
+                    os.fsync(dir_fd)
+                finally:
+                    os.close(dir_fd)
+            except OSError as exc:
+                raise TransportError(f"cannot sync {folder}: {exc.strerror or exc}") from exc
+        self._unsynced.clear()
+
     def close(self) -> None:
-        """Nothing to release."""
+        """Sync what was delivered."""
+        self.flush()
 
 
 def _same_or_conflict(target: Path, data: bytes) -> None:
