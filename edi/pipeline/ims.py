@@ -49,6 +49,20 @@ def order_key(order: SalesOrder) -> str:
     return f"{order.partner}_{order.vendor_central_po_number}_{order.revision}"
 
 
+def order_file_stem(order: SalesOrder) -> str:
+    """``order_key`` fit for a file name: partner, PO number and revision joined by ``_``, each part with
+    every byte outside ``A-Z a-z 0-9 -`` percent-encoded.
+
+    The PO number is partner data (``AB/../CD`` is a valid BEG03): it never becomes a path, and two
+    different keys never share a file name (the encoding is reversible).
+    """
+    def safe(part: str) -> str:
+        return "".join(c if c.isascii() and (c.isalnum() or c == "-") else "".join(f"%{b:02X}" for b in c.encode())
+                       for c in part)
+
+    return "_".join(safe(p) for p in (order.partner, order.vendor_central_po_number, str(order.revision)))
+
+
 class EmbeddedIms:
     """Allocates from the ``stock`` table; the available quantity is on hand minus allocated."""
 
@@ -142,7 +156,7 @@ class FilesIms:
         """Write the sales order file unless it is already there."""
         del conn
         key = order_key(order)
-        target = self.orders_dir / f"{key}.json"
+        target = self.orders_dir / f"{order_file_stem(order)}.json"
         try:
             if not target.exists():
                 write_durably(target, order.model_dump_json(indent=2).encode("utf-8"))
@@ -154,8 +168,7 @@ class FilesIms:
     def allocation_for(self, conn: Connection, order: SalesOrder, now: datetime) -> Allocation | None:
         """Read the IMS's answer for ``order`` if it has arrived; a bad file is moved aside."""
         del conn, now
-        key = order_key(order)
-        path = self.allocations_dir / f"{key}.json"
+        path = self.allocations_dir / f"{order_file_stem(order)}.json"
         try:
             if not path.exists():
                 return None

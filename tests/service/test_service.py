@@ -237,3 +237,24 @@ def test_two_once_workers_on_postgresql_share_the_files_exactly_once(tmp_path: P
     want = _counts(None, single / "data")
     assert got["pos"] == want["pos"]
     assert got["outbox"] == want["outbox"]
+
+
+def test_a_po_number_never_becomes_a_path_in_the_files_ims(tmp_path: Path) -> None:
+    """BEG03 `AB/../CD` (valid X12) is written as one file inside the orders folder; distinct keys stay distinct."""
+    from datetime import date  # noqa: PLC0415
+
+    from edi.model import SalesOrder  # noqa: PLC0415
+    from edi.pipeline.ims import FilesIms, order_file_stem  # noqa: PLC0415
+
+    def order(po: str, partner: str = "amazon") -> SalesOrder:
+        return SalesOrder.model_validate({
+            "partner": partner, "vendor_central_po_number": po, "revision": 1, "order_type": "standard",
+            "order_date": date(2026, 11, 16), "ship_to": "X", "lines": [
+                {"line_number": "1", "sku": "S", "quantity": 1, "unit": "each", "unit_price": "1.00",
+                 "product_ids": [{"qualifier": "UP", "value": "1"}]}]})
+
+    ims = FilesIms(tmp_path / "orders", tmp_path / "allocations")
+    ims.submit_order(None, order("AB/../CD"))  # type: ignore[arg-type]
+    (written,) = (tmp_path / "orders").iterdir()
+    assert written.name == "amazon_AB%2F%2E%2E%2FCD_1.json"
+    assert order_file_stem(order("a_b")) != order_file_stem(order("b", partner="amazon_a"))
