@@ -297,6 +297,23 @@ def housekeeping(svc: Service) -> int:
         return len(old)
 
 
+PROCESS_CHUNK = 50
+"""Files processed before their 997s are delivered, when a poll brought many (a backlog answers as it goes)."""
+
+
+def _process_and_answer(svc: Service, name: str | None) -> int:
+    """Process new files in chunks, delivering each chunk's 997s before the next (and before any 855 work)."""
+    total = 0
+    while not svc.stopping.is_set():
+        done = inbound.process_inbound(svc.runtime, limit=PROCESS_CHUNK)
+        total += done
+        if done:
+            deliver(svc, name)
+        if done < PROCESS_CHUNK:
+            break
+    return total
+
+
 def cycle(svc: Service, name: str | None = None) -> dict[str, int]:
     """Poll, process, deliver (997s), acknowledge, ship, deliver: the order of the steps.
 
@@ -306,8 +323,7 @@ def cycle(svc: Service, name: str | None = None) -> dict[str, int]:
     steps: list[tuple[str, Callable[[], int]]] = [
         ("taken", lambda: sum(poll(svc, c.name).taken for c in svc.root.connectors.values()
                               if c.spec.enabled and (name is None or c.name == name))),
-        ("files", lambda: process(svc)),
-        ("sent_997", lambda: deliver(svc, name)),  # 997s go out before the (slower) allocation and 855s
+        ("files", lambda: _process_and_answer(svc, name)),
         ("acknowledged", lambda: acknowledge(svc)),
         ("shipped", lambda: ship(svc)),
         ("sent", lambda: deliver(svc, name)),
