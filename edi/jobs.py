@@ -40,6 +40,7 @@ from edi.store.pipeline_tables import connector_status, inbound_file
 from edi.transports.base import (
     FileTooLargeError,
     RemoteFile,
+    RemoteFileGoneError,
     RemoteNameError,
     Settle,
     Transport,
@@ -151,6 +152,9 @@ def _take_files(svc: Service, connector: Connector, transport: Transport, out: P
         except (FileTooLargeError, RemoteNameError) as exc:
             _left(svc, connector, transport, f, exc)
             out.left += 1
+            continue
+        except RemoteFileGoneError as exc:  # taken by someone else between list and open: nothing to do
+            events.file_left(connector=spec.connector, name=escape_name(f.name), code=exc.code, reason=str(exc))
             continue
         events.file_taken(connector=spec.connector, partner=spec.partner, file_id=got.file_id,
                           name=escape_name(f.name), size=f.size, new=got.new)

@@ -35,6 +35,7 @@ __all__ = [
     "InboundSink",
     "Received",
     "RemoteFile",
+    "RemoteFileGoneError",
     "RemoteNameError",
     "Settle",
     "Transport",
@@ -130,6 +131,12 @@ class TransportError(RetriableError):
     """The remote cannot be reached or an operation on it failed; the work is retried on the next run."""
 
     code = "TRANSPORT_ERROR"
+
+
+class RemoteFileGoneError(TransportError):
+    """A listed file was no longer there when it was opened (taken by someone else, or renamed): skip it."""
+
+    code = "REMOTE_FILE_GONE"
 
 
 class TransportTimeoutError(TransportError):

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from edi.transports.base import (
     DeliveryConflictError,
     RemoteFile,
+    RemoteFileGoneError,
     RemoteNameError,
     Settle,
     TransportConfigError,
@@ -106,7 +107,8 @@ class FolderTransport:
         try:
             fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
         except FileNotFoundError as exc:
-            raise TransportError(f"{escape_name(name)} disappeared from {self.inbound} before it was read") from exc
+            raise RemoteFileGoneError(f"{escape_name(name)} disappeared from {self.inbound} before it was read"
+                                      ) from exc
         except OSError as exc:
             raise TransportError(f"cannot read {escape_name(name)} in {self.inbound}: {exc.strerror or exc}") from exc
         finally:

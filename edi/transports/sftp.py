@@ -64,6 +64,7 @@ from edi.transports.base import (
     DeliveryConflictError,
     HostKeyMismatchError,
     RemoteFile,
+    RemoteFileGoneError,
     RemoteNameError,
     Settle,
     TransportConfigError,
@@ -100,12 +101,6 @@ _READ_BUFFER = 1 << 16
 
 _SHA256_PATTERN = r"^SHA256:[A-Za-z0-9+/]{43}$"
 _ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
-
-
-class RemoteFileGoneError(TransportError):
-    """A listed file was no longer there when it was opened (taken by someone else, or renamed)."""
-
-    code = "REMOTE_FILE_GONE"
 
 
 class SftpSettings(BaseModel):
