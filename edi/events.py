@@ -70,6 +70,12 @@ def job_failed(*, job: str, code: str, error: str, exception_id: int | None = No
     _log().error("job_failed", job=job, code=code, error=error, exception_log_id=exception_id)
 
 
+def po_step(*, step: str, partner: str, po_number: str, revision: int, outcome: str, **ids: Any) -> None:
+    """One PO went through a step (855 rendered, held, ...), with its control numbers when it has them."""
+    (_log().warning if outcome == "held" else _log().info)(
+        "po_step", step=step, partner=partner, po_number=po_number, revision=revision, outcome=outcome, **ids)
+
+
 def delivered(*, connector: str, partner: str, sent: int, failed: int, error: str | None) -> None:
     """One delivery run to one destination."""
     (_log().warning if failed else _log().info)("outbox_delivered", connector=connector, partner=partner,

@@ -274,6 +274,31 @@ def deliver(svc: Service, name: str | None = None) -> int:
     return sent
 
 
+def deliver_subjects(svc: Service, partner: str, subjects: list[str]) -> int:
+    """Deliver only the unsent 855/856 rows of ``subjects`` (a replayed PO's documents), each by its connector."""
+    from edi.store.pipeline_tables import outbox  # noqa: PLC0415
+
+    if not subjects:
+        return 0
+    with svc.engine.connect() as conn:
+        rows = conn.execute(select(outbox.c.id, outbox.c.connector).where(
+            outbox.c.partner == partner, outbox.c.sent_at.is_(None), outbox.c.kind.in_(["855", "856"]),
+            outbox.c.subject.in_(subjects))).all()
+    sent = 0
+    for c in svc.root.connectors.values():
+        mine = [r.id for r in rows if r.connector == c.name or (r.connector is None and c.spec.partner == partner)]
+        if not mine or not c.spec.enabled:
+            continue
+        transport = transport_for(svc, c)
+        try:
+            got = delivery.deliver(svc.engine, svc.clock, transport, partner=partner, connector=c.name, ids=mine)
+        finally:
+            transport.close()
+        sent += len(got.sent)
+        rows = [r for r in rows if r.id not in set(mine)]
+    return sent
+
+
 def deadlines(svc: Service) -> int:
     """The 855 deadline alarms, the unknown-item release and the missing-997 alerts, for every partner."""
     with held(svc.engine, "job:deadlines", svc.holder, LEASE_SECONDS, svc.clock) as mine:

@@ -87,12 +87,15 @@ def po_replay(po_number: Annotated[str, typer.Argument(help="Vendor Central PO n
         typer.echo(f"PO {po_number}: not replayed: {exc}", err=True)
         raise typer.Exit(EXIT_REJECTED) from None
     with svc.engine.connect() as conn:
-        po_id = conn.execute(select(po.c.id).where(po.c.partner == ctx.partner, po.c.po_number == po_number)
-                             .order_by(po.c.revision.desc())).scalars().first()
-    if po_id is not None:
-        outbound.acknowledge(ctx, po_id=po_id)
-        outbound.retry_waiting_packs(ctx, po_number=po_number)
-    sent = jobs.deliver(svc)
+        row = conn.execute(select(po.c.id, po.c.revision).where(po.c.partner == ctx.partner,
+                                                                 po.c.po_number == po_number)
+                           .order_by(po.c.revision.desc())).first()
+    subjects: list[str] = []
+    if row is not None:
+        outbound.acknowledge(ctx, po_id=row.id)
+        subjects = [f"{po_number}/{row.revision}"]
+        subjects += [sid for sid, _ in outbound.retry_waiting_packs(ctx, po_number=po_number)]
+    sent = jobs.deliver_subjects(svc, ctx.partner, subjects)  # this PO's documents only, nothing else
     typer.echo(f"PO {po_number}: {outcome}" + (f"\n{sent} document(s) delivered" if sent else ""))
     raise typer.Exit(EXIT_REJECTED if outcome.startswith("still held") else EXIT_OK)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
 
+from edi import events
 from edi.config.partner import PartnerSettings
 from edi.errors import RetriableError
 from edi.mapping import load_mapping
@@ -53,7 +54,15 @@ class PartnerContext:
         self.map_855: CompiledMapping
         self.map_856: CompiledMapping
         self.codes: dict[str, str] = {}
+        self.after_commit: list[Callable[[], None]] = []
+        """Log events of work not yet committed; ``flush_events`` emits them once it is."""
         self.refresh_mappings()
+
+    def flush_events(self) -> None:
+        """Emit the log events of the work just committed."""
+        pending, self.after_commit = self.after_commit, []
+        for emit in pending:
+            emit()
 
     @property
     def partner(self) -> str:
@@ -126,6 +135,8 @@ def hold_po(ctx: PartnerContext, po_id: int, exc: Exception, step: str) -> None:
             "nothing of the step took effect; report the entry (its detail has the traceback), then "
             "`edi po replay` the PO once fixed", row.partner, row.po_number, key=step,
             detail=format_traceback(exc)), now)
+    events.po_step(step=step, partner=ctx.partner, po_number=row.po_number, revision=0, outcome="held",
+                   error=type(exc).__name__)
 
 
 _SQLITE_TRANSIENT = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED

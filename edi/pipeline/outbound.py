@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from edi import events
 from edi.errors import OutboundValueError
 from edi.failpoints import failpoint
 from edi.mapping.views import (
@@ -127,18 +128,22 @@ def acknowledge(ctx: PartnerContext, *, po_id: int | None = None) -> int:
         failed: list[tuple[int, Exception]] = []
         with transaction(ctx.engine) as conn:  # one commit per batch; a savepoint per PO keeps each one apart
             now = ctx.clock()
+            ctx.after_commit.clear()
             for pid in ids[start:start + ACK_BATCH]:
+                mark = len(ctx.after_commit)
                 savepoint = conn.begin_nested()
                 try:
                     got = acknowledge_one(ctx, conn, pid, now)
                 except Exception as exc:
                     savepoint.rollback()
+                    del ctx.after_commit[mark:]
                     if is_transient(exc):
                         raise  # the batch rolls back; its POs stay ordered for the next run
                     failed.append((pid, exc))
                     continue
                 savepoint.commit()
                 done += got
+        ctx.flush_events()
         for pid, err in failed:
             hold_po(ctx, pid, err, "855 step")
     return done
@@ -229,6 +234,9 @@ def answer(ctx: PartnerContext,
             "check stock; fill-rate shortfalls risk chargebacks", row.partner, row.po_number, ln["line_number"]),
             now)
     failpoint("confirm.allocation_before_commit")
+    ctx.after_commit.append(lambda: events.po_step(step="855", partner=row.partner, po_number=row.po_number,
+                                                   revision=row.revision, outcome="acknowledged",
+                                                   ack_type=ack.ack_type))
     return 1
 
 
