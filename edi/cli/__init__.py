@@ -390,6 +390,7 @@ def exceptions_list(
     po: Annotated[str | None, typer.Option("--po", help="Only this PO number.")] = None,
     kind: Annotated[list[str] | None, typer.Option("--kind", help="Only this kind (repeatable), e.g. SKU_MISMATCH.")
                     ] = None,
+    partner: Annotated[str | None, typer.Option("--partner", help="Only this partner's entries.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List exception-log entries, oldest first."""
@@ -408,6 +409,8 @@ def exceptions_list(
             q = q.where(t.c.status == "open")
         if po:
             q = q.where(t.c.po_number == po)
+        if partner:
+            q = q.where(t.c.partner == _partner_settings(partner).partner)
         if kind:
             q = q.where(t.c.kind.in_([k.upper() for k in kind]))
         rows = conn.execute(q).all()
@@ -418,7 +421,7 @@ def exceptions_list(
     for r in rows:
         where = " ".join(x for x in (f"PO {r.po_number}" if r.po_number else "",
                                      f"line {r.line_number}" if r.line_number else "") if x)
-        typer.echo(f"{r.id:>5} {r.status:8} {r.kind:16} {where:24} {escape_name(r.message)}")
+        typer.echo(f"{r.id:>5} {r.status:8} {r.kind:16} {r.partner or '-':10} {where:24} {escape_name(r.message)}")
 
 
 @exceptions_app.command("show")
