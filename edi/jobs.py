@@ -28,6 +28,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from edi import events
 from edi.config.service import ConfigRoot, Connector, JobSpec
+from edi.errors import EdiError
 from edi.pipeline import deliver as delivery
 from edi.pipeline import inbound, outbound, support
 from edi.pipeline.context import Clock, Runtime, utc_now
@@ -387,8 +388,10 @@ def run_job(svc: Service, name: str, spec: JobSpec) -> bool:
         code = getattr(exc, "code", "INTERNAL_ERROR")
         entry_id = None
         if not is_transient(exc):
-            code = "INTERNAL_ERROR"
-            entry_id = _record_internal(svc, name, exc, internal_error(exc, f"job {name}"), format_traceback(exc))
+            # our own errors keep their code (a broken mapping is MAP_INVALID, not a bug); the rest is a bug
+            code = exc.code if isinstance(exc, EdiError) else "INTERNAL_ERROR"
+            entry_id = _record_internal(svc, name, exc, code, internal_error(exc, f"job {name}"),
+                                        format_traceback(exc))
         events.job_failed(job=name, code=code, error=str(exc).splitlines()[0][:300] if str(exc) else "",
                           exception_id=entry_id)
         return False
@@ -397,11 +400,13 @@ def run_job(svc: Service, name: str, spec: JobSpec) -> bool:
     return True
 
 
-def _record_internal(svc: Service, job: str, exc: Exception, message: str, detail: str) -> int | None:
+def _record_internal(svc: Service, job: str, exc: Exception, code: str, message: str, detail: str) -> int | None:
     from edi.store.pipeline_tables import exception_log  # noqa: PLC0415
 
-    entry = ExceptionEntry("INTERNAL_ERROR", message, "the job runs again on schedule; report the entry (its detail "
-                           "has the traceback)", None, key=f"job:{job}:{type(exc).__name__}", detail=detail)
+    hint = (getattr(exc, "hint", None) or "fix the cause (see the message); the job runs again on schedule"
+            if code != "INTERNAL_ERROR" else
+            "the job runs again on schedule; report the entry (its detail has the traceback)")
+    entry = ExceptionEntry(code, message, hint, None, key=f"job:{job}:{type(exc).__name__}", detail=detail)
     try:
         with transaction(svc.engine) as conn:
             raise_exception(conn, entry, svc.clock())
