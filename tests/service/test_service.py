@@ -186,6 +186,11 @@ def test_a_second_partner_is_routed_by_its_isa_ids_and_unknown_senders_are_kept_
     assert replies == [("acme", "855"), ("acme", "997"), ("amazon", "855"), ("amazon", "997")]
     shown = edi(root, "po", "show", "3K7QW2PA")
     assert shown.returncode == 2 and "--partner" in shown.stderr
+    listed = edi(root, "exceptions", "list", "--partner", "acme")
+    assert listed.returncode == 0 and "UNKNOWN_PARTNER" not in listed.stdout and " amazon " not in listed.stdout
+    assert "UNKNOWN_PARTNER" in edi(root, "exceptions", "list", "--partner", "amazon").stdout
+    typo = edi(root, "exceptions", "list", "--kind", "SKU_MISMACH")
+    assert typo.returncode == 2 and "unknown kind" in typo.stderr
     assert edi(root, "po", "show", "3K7QW2PA", "--partner", "acme").returncode == 0
 
 
