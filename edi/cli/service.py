@@ -161,7 +161,13 @@ def _summary(svc: Any, root: Any, written: list[Path]) -> None:
     from rich.table import Table  # noqa: PLC0415
     from sqlalchemy import func, select  # noqa: PLC0415
 
-    from edi.store.pipeline_tables import exception_log, inbound_file, outbox, purchase_order  # noqa: PLC0415
+    from edi.store.pipeline_tables import (  # noqa: PLC0415
+        exception_log,
+        inbound_duplicate,
+        inbound_file,
+        outbox,
+        purchase_order,
+    )
     from edi.transports.base import escape_name  # noqa: PLC0415
 
     console = Console()
@@ -172,8 +178,8 @@ def _summary(svc: Any, root: Any, written: list[Path]) -> None:
         docs = conn.execute(select(outbox.c.kind, func.count()).group_by(outbox.c.kind)).all()
         files = conn.execute(select(inbound_file.c.disposition, func.count()).group_by(inbound_file.c.disposition)
                              ).all()
-        dups = conn.execute(select(func.count()).select_from(exception_log).where(
-            exception_log.c.status == "info")).scalar()
+        dups = conn.execute(select(func.count()).select_from(inbound_duplicate)).scalar() + conn.execute(
+            select(func.count()).select_from(exception_log).where(exception_log.c.status == "info")).scalar()
     t = Table(title="Purchase orders")
     for col in ("PO", "rev", "state", "hot", "lines", "855 due (UTC)"):
         t.add_column(col)
