@@ -116,8 +116,12 @@ class PollResult:
     skipped: bool = False
 
 
-def poll(svc: Service, name: str) -> PollResult:
-    """Take the connector's stable files into the ledger, then settle them remotely (under the connector's lease)."""
+def poll(svc: Service, name: str, *, every: int = 0, then: Callable[[], object] | None = None) -> PollResult:
+    """Take the connector's stable files into the ledger, then settle them remotely (under the connector's lease).
+
+    With ``then``, it is called after every ``every`` files taken (the cycle processes and answers them
+    while the rest of a large drop is still being taken).
+    """
     connector = svc.root.connectors[name]
     out = PollResult(name)
     with held(svc.engine, f"poll:{name}", svc.holder, LEASE_SECONDS, svc.clock) as mine:
@@ -129,7 +133,7 @@ def poll(svc: Service, name: str) -> PollResult:
         except TransportError as exc:
             return _poll_error(svc, connector, out, exc)
         try:
-            _take_files(svc, connector, transport, out)
+            _take_files(svc, connector, transport, out, every, then)
         except TransportError as exc:
             _poll_error(svc, connector, out, exc)
         finally:
@@ -139,7 +143,8 @@ def poll(svc: Service, name: str) -> PollResult:
     return out
 
 
-def _take_files(svc: Service, connector: Connector, transport: Transport, out: PollResult) -> None:
+def _take_files(svc: Service, connector: Connector, transport: Transport, out: PollResult, every: int,
+                then: Callable[[], object] | None) -> None:
     spec = connector.spec
     files = stable_files(transport.list, lambda: svc.sleep(spec.stable_seconds))[:spec.max_files_per_poll]
     for n, f in enumerate(files, 1):
@@ -164,6 +169,8 @@ def _take_files(svc: Service, connector: Connector, transport: Transport, out: P
         out.taken += got.new
         out.duplicates += not got.new
         out.rejected += verdict is Settle.REJECTED
+        if then is not None and every and got.new and out.taken % every == 0:
+            then()
 
 
 def _sniff(svc: Service, file_id: int) -> tuple[Settle, str | None]:
@@ -351,7 +358,8 @@ def cycle(svc: Service, name: str | None = None) -> dict[str, int]:
     """
     counts: dict[str, int] = {}
     steps: list[tuple[str, Callable[[], int]]] = [
-        ("taken", lambda: sum(poll(svc, c.name).taken for c in svc.root.connectors.values()
+        ("taken", lambda: sum(poll(svc, c.name, every=PROCESS_CHUNK, then=lambda: _process_and_answer(svc, name))
+                              .taken for c in svc.root.connectors.values()
                               if c.spec.enabled and (name is None or c.name == name))),
         ("files", lambda: _process_and_answer(svc, name)),
         ("acknowledged", lambda: acknowledge(svc)),
