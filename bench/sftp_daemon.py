@@ -43,6 +43,7 @@ _spec = importlib.util.spec_from_file_location("bench_folder_daemon", REPO / "be
 if _spec is None or _spec.loader is None:
     raise SystemExit("bench/daemon.py is missing")
 folder_bench = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = folder_bench  # its dataclasses look their module up there
 _spec.loader.exec_module(folder_bench)  # the 850 generator, root set-up and daemon helpers of bench/daemon.py
 
 EDI = folder_bench.EDI

@@ -26,7 +26,10 @@ from edi.pipeline.ims import EmbeddedIms
 from edi.scaffold import demo_samples, init_root
 from edi.store import open_engine, transaction
 from edi.store.pipeline_tables import exception_log, inbound_file, outbox, purchase_order
-from tests.transports.as2peer import Peer, PeerServer, make_identity
+from edi.transports.as2 import As2Settings, As2Transport
+from edi.transports.registry import open_transport, settings_model
+from edi.transports.sftp import SftpSettings
+from tests.transports.as2peer import Identity, Peer, PeerServer, make_identity
 from tests.transports.sshd import SshdUnavailableError, SshServer, running_sshd
 
 SAMPLES = demo_samples()
@@ -183,24 +186,35 @@ def _wait_port(port: int, proc: subprocess.Popen[str], seconds: float = 30) -> N
     raise AssertionError(f"nothing listens on {port} after {seconds} s")
 
 
-def test_daemon_serves_as2_processes_and_answers_over_as2(tmp_path: Path) -> None:
-    """The daemon serves AS2: the pyas2lib partner posts an 850 and gets a positive signed MDN, then receives the
-    997 and the 855 over AS2; CERT_EXPIRING is raised once for the partner certificate expiring in 20 days, `edi
-    status` shows both certificates, and SIGTERM exits 0."""
-    keys = tmp_path / "keys"
+def _peer(tmp: Path) -> tuple[Peer, PeerServer, Identity]:
+    """The pyas2lib partner (its certificate expires in 20 days) with its receiver running, and our identity."""
+    keys = tmp / "keys"
     us = make_identity(keys, "us", password=KEY_PASSWORD.encode())
     them = make_identity(keys, "them", days=20)
     peer = Peer("AMAZON", them, "VENDOREDI", us.cert_pem)
     receiver = PeerServer(peer)
     peer.mdn_url = receiver.url
-    root = _root(tmp_path, folder=False)
-    port = _free_port()
+    return peer, receiver, us
+
+
+def _as2_root(tmp: Path, port: int, partner_url: str, us: Identity, them: Identity, *, extra: str = "") -> Path:
+    root = _root(tmp, folder=False)
     with (root / "edi.yaml").open("a") as fh:
-        fh.write(f'as2_listen: "127.0.0.1:{port}"\n')
+        fh.write(f'as2_listen: "127.0.0.1:{port}"\n{extra}')
     (root / "connectors" / "amazon_as2.yaml").write_text(
         "connector: amazon_as2\npartner: amazon\nkind: as2\nas2:\n  as2_id: VENDOREDI\n  partner_as2_id: AMAZON\n"
-        f"  partner_url: {receiver.url}\n  key_file: {us.key_path}\n  cert_file: {us.cert_path}\n"
+        f"  partner_url: {partner_url}\n  key_file: {us.key_path}\n  cert_file: {us.cert_path}\n"
         f"  key_password_env: {KEY_ENV}\n  partner_cert_file: {them.cert_path}\n  read_timeout_seconds: 10\n")
+    return root
+
+
+def test_daemon_serves_as2_processes_and_answers_over_as2(tmp_path: Path) -> None:
+    """The daemon serves AS2: the pyas2lib partner posts an 850 and gets a positive signed MDN, then receives the
+    997 and the 855 over AS2; CERT_EXPIRING is raised once for the partner certificate expiring in 20 days, `edi
+    status` shows both certificates, and SIGTERM exits 0."""
+    peer, receiver, us = _peer(tmp_path)
+    port = _free_port()
+    root = _as2_root(tmp_path, port, receiver.url, us, peer.identity)
     check = edi(root, "check-config")
     assert check.returncode == 0, check.stderr
     _service(root).engine.dispose()  # stock, before the daemon owns the data directory
@@ -249,3 +263,71 @@ def test_daemon_serves_as2_processes_and_answers_over_as2(tmp_path: Path) -> Non
     status = edi(root, "status")
     assert status.returncode == 0, status.stderr
     assert "cert_file" in status.stdout and "partner_cert_file" in status.stdout and "EXPIRING" in status.stdout
+
+
+def test_as2_serve_runs_apart_and_a_port_in_use_refuses_the_daemon(tmp_path: Path) -> None:
+    """A daemon whose as2_listen port is taken exits 2 with one AS2_ENDPOINT line; `edi as2 serve` runs the endpoint
+    as its own process (as2_in_daemon: false), refuses unknown AS2 ids and exits 0 on SIGTERM."""
+    keys = tmp_path / "keys"
+    us, them = make_identity(keys, "us", password=KEY_PASSWORD.encode()), make_identity(keys, "them")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = int(taken.getsockname()[1])
+        root = _as2_root(tmp_path, busy, "http://127.0.0.1:9/as2", us, them)
+        refused = edi(root, "daemon", env={KEY_ENV: KEY_PASSWORD})
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines()[-1].startswith(f"error: AS2_ENDPOINT the AS2 endpoint cannot listen on "
+                                                              f"127.0.0.1:{busy}")
+    assert "Traceback" not in refused.stderr
+
+    port = _free_port()
+    text = (root / "edi.yaml").read_text().replace(f"127.0.0.1:{busy}", f"127.0.0.1:{port}")
+    (root / "edi.yaml").write_text(text + "as2_in_daemon: false\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EDI_")} | {KEY_ENV: KEY_PASSWORD}
+    proc = subprocess.Popen([sys.executable, "-m", "edi", "--config", str(root), "--log-format", "json", "as2",
+                             "serve"], cwd="/", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_port(port, proc)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.sendall(b"POST /as2 HTTP/1.1\r\nHost: x\r\nAS2-To: NOBODY\r\nAS2-From: ME\r\nContent-Length: 1\r\n"
+                         b"Connection: close\r\n\r\nx")
+            answer = conn.recv(200)
+        assert answer.startswith(b"HTTP/1.1 403")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err[-2000:]
+    assert '"as2_endpoint_stopped"' in err and '"clean": true' in err
+
+
+def test_registry_builds_sftp_and_as2_and_check_config_points_at_bad_sections(tmp_path: Path) -> None:
+    """The registry knows the SFTP and AS2 settings models; a bad sftp or as2 section is reported file:line:col,
+    an inline password gets the hint to reference it instead."""
+    assert settings_model("sftp") is SftpSettings
+    assert settings_model("as2") is As2Settings
+    keys = tmp_path / "keys"
+    us, them = make_identity(keys, "us"), make_identity(keys, "them")
+    section = {"as2_id": "US", "partner_as2_id": "THEM", "partner_url": "http://127.0.0.1:9/as2",
+               "key_file": str(us.key_path), "cert_file": str(us.cert_path), "partner_cert_file": str(them.cert_path),
+               "state_dir": str(tmp_path / "state")}
+    transport = open_transport("as2", section, base_dir=tmp_path)
+    assert isinstance(transport, As2Transport)
+    transport.close()
+
+    root = _root(tmp_path, folder=True)
+    (root / "connectors" / "bad_sftp.yaml").write_text(
+        "connector: bad_sftp\npartner: amazon\nkind: sftp\nsftp:\n  host: h\n  port: 70000\n  username: u\n"
+        "  password: hunter2\n  inbound_dir: /in\n  outbound_dir: /out\n")
+    (root / "connectors" / "bad_as2.yaml").write_text(
+        "connector: bad_as2\npartner: amazon\nkind: as2\nas2:\n  as2_id: US\n  partner_as2_id: THEM\n"
+        "  partner_url: ftp://x\n  key_file: k.pem\n  cert_file: c.pem\n  partner_cert_file: p.pem\n")
+    out = edi(root, "check-config")
+    assert out.returncode == 1
+    assert "bad_sftp.yaml:6:9: CFG_INVALID sftp.port:" in out.stderr
+    assert "bad_sftp.yaml:8:3: CFG_INVALID sftp.password: Extra inputs are not permitted" in out.stderr
+    assert "password_env, password_file" in out.stderr and "hunter2" not in out.stderr
+    assert "bad_as2.yaml:7:16: CFG_INVALID as2.partner_url:" in out.stderr
