@@ -7,9 +7,10 @@
 - SIGTERM/SIGINT: the running job finishes its current step, nothing new starts, exit 0.
 - AS2: when the root has enabled ``kind: as2`` connectors (and ``as2_in_daemon`` is true), the
   endpoint (``edi.as2_endpoint``) runs in a background thread on ``as2_listen`` for the daemon's
-  life; on SIGTERM it stops first (requests in flight finish, the thread is joined), then the
-  scheduler. An endpoint that dies stops the daemon with exit 1, so a supervisor restarts it.
-  ``--once`` does not serve AS2.
+  life; on SIGTERM the scheduler stops (the running job ends after its current step), then the
+  endpoint (requests in flight finish, the thread is joined). An endpoint that dies stops the
+  daemon with exit 1, so a supervisor restarts it. ``--once`` does not serve AS2 (an asynchronous
+  MDN for what it sends then needs ``edi as2 serve``).
 - A heartbeat row per daemon (``edi status`` shows it). On SQLite one daemon per data directory:
   a second one is refused with a clear message (an advisory lock on ``data_dir/daemon.lock``).
 """
@@ -122,9 +123,9 @@ def run(svc: Service, *, once: bool = False) -> int:
                         failed += 1
                         svc.stopping.set()
                 events.daemon_event("daemon_stopping", holder=svc.holder)
-                if endpoint is not None:
-                    endpoint.stop()  # no new AS2 message is accepted while the jobs wind down
                 scheduler.shutdown(wait=True)  # the running job sees `stopping` and ends after its current step
+                # the endpoint stops after the jobs: an AS2 delivery in flight may still be waiting for its
+                # asynchronous MDN, and whatever a partner posts meanwhile is stored before it is answered
         finally:
             if endpoint is not None:
                 endpoint.stop()

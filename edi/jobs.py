@@ -318,13 +318,13 @@ def watch_certificates(svc: Service) -> int:
     The entry's key holds the certificate's field and its not-after date, so a renewed certificate
     that nears its own expiry raises a new entry, and the same one never raises twice.
     """
-    from edi.transports.as2 import As2Settings, certificate_expiry  # noqa: PLC0415 - only with AS2 connectors
-
     now = svc.clock()
     new = 0
     for c in svc.root.connectors.values():
         if c.spec.kind != "as2" or not c.spec.enabled or c.spec.as2 is None:
             continue
+        from edi.transports.as2 import As2Settings, certificate_expiry  # noqa: PLC0415 - only with AS2 connectors
+
         try:
             expiry = certificate_expiry(As2Settings.model_validate(c.spec.as2), svc.root.root)
         except TransportConfigError as exc:

@@ -197,10 +197,16 @@ def _peer(tmp: Path) -> tuple[Peer, PeerServer, Identity]:
     return peer, receiver, us
 
 
-def _as2_root(tmp: Path, port: int, partner_url: str, us: Identity, them: Identity, *, extra: str = "") -> Path:
+def _setting(root: Path, key: str, value: str) -> None:
+    """Set one top-level setting of edi.yaml (replacing the template's line, or adding one)."""
+    path = root / "edi.yaml"
+    lines = [ln for ln in path.read_text().splitlines() if not ln.startswith(f"{key}:")]
+    path.write_text("\n".join([*lines, f"{key}: {value}"]) + "\n")
+
+
+def _as2_root(tmp: Path, port: int, partner_url: str, us: Identity, them: Identity) -> Path:
     root = _root(tmp, folder=False)
-    with (root / "edi.yaml").open("a") as fh:
-        fh.write(f'as2_listen: "127.0.0.1:{port}"\n{extra}')
+    _setting(root, "as2_listen", f'"127.0.0.1:{port}"')
     (root / "connectors" / "amazon_as2.yaml").write_text(
         "connector: amazon_as2\npartner: amazon\nkind: as2\nas2:\n  as2_id: VENDOREDI\n  partner_as2_id: AMAZON\n"
         f"  partner_url: {partner_url}\n  key_file: {us.key_path}\n  cert_file: {us.cert_path}\n"
@@ -282,8 +288,8 @@ def test_as2_serve_runs_apart_and_a_port_in_use_refuses_the_daemon(tmp_path: Pat
     assert "Traceback" not in refused.stderr
 
     port = _free_port()
-    text = (root / "edi.yaml").read_text().replace(f"127.0.0.1:{busy}", f"127.0.0.1:{port}")
-    (root / "edi.yaml").write_text(text + "as2_in_daemon: false\n")
+    _setting(root, "as2_listen", f'"127.0.0.1:{port}"')
+    _setting(root, "as2_in_daemon", "false")
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDI_")} | {KEY_ENV: KEY_PASSWORD}
     proc = subprocess.Popen([sys.executable, "-m", "edi", "--config", str(root), "--log-format", "json", "as2",
                              "serve"], cwd="/", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
