@@ -10,7 +10,8 @@ way:
   connector's ``max_file_bytes``, and only then is the partner answered (``make_as2_app``); the
   process job then takes the stored file like any polled one;
 - a connector whose keys cannot be loaded is left out (its partner gets 403 until fixed) and an
-  open ``CFG_CONNECTOR`` entry says why; the others are served;
+  open ``CFG_CONNECTOR`` entry says why; the others are served (none left: no endpoint, and the
+  daemon's other connectors go on);
 - ``stop()`` sets uvicorn's ``should_exit``, lets requests in flight finish (bounded) and joins
   the thread.
 """
@@ -76,12 +77,8 @@ class _LedgerSink:
         return got
 
 
-def build_app(svc: Service) -> tuple[Starlette, list[str]]:
-    """The Starlette app for ``svc``'s enabled AS2 connectors and the names it serves.
-
-    Raises:
-        As2EndpointError: no enabled AS2 connector has usable keys.
-    """
+def build_app(svc: Service) -> tuple[Starlette | None, list[str]]:
+    """The Starlette app for ``svc``'s enabled AS2 connectors and the names it serves (None: no usable one)."""
     from edi.jobs import connector_problem  # noqa: PLC0415
     from edi.transports._as2_keys import load_keys  # noqa: PLC0415
     from edi.transports.as2 import As2Settings  # noqa: PLC0415
@@ -98,8 +95,7 @@ def build_app(svc: Service) -> tuple[Starlette, list[str]]:
             continue
         served.append((c.name, settings))
     if not served:
-        raise As2EndpointError("no enabled AS2 connector can be served (see the CFG_CONNECTOR entries)",
-                               hint="`edi connectors test NAME` shows what is wrong with each; fix it and restart")
+        return None, []
     conns = svc.root.connectors
     sink = _LedgerSink(svc, {n: conns[n].spec.max_file_bytes for n, _ in served},
                        {n: conns[n].spec.partner for n, _ in served})
@@ -160,11 +156,14 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def start_endpoint(svc: Service, *, listen: str | None = None) -> As2Endpoint:
+def start_endpoint(svc: Service, *, listen: str | None = None) -> As2Endpoint | None:
     """Bind ``listen`` (default: the settings' ``as2_listen``), start uvicorn in a thread, wait until it serves.
 
+    Returns None, with an ``as2_endpoint_not_started`` event, when no enabled AS2 connector has
+    usable keys (each has its CFG_CONNECTOR entry): the daemon's other connectors go on.
+
     Raises:
-        As2EndpointError: the address cannot be bound, uvicorn did not start, or no connector is usable.
+        As2EndpointError: the address cannot be bound or uvicorn did not start.
     """
     import uvicorn  # noqa: PLC0415 - only deployments with AS2 load the server
 
@@ -175,6 +174,10 @@ def start_endpoint(svc: Service, *, listen: str | None = None) -> As2Endpoint:
     except ValueError as exc:
         raise As2EndpointError(f"--listen: {exc}", hint="give HOST:PORT, e.g. 127.0.0.1:4080") from None
     app, names = build_app(svc)
+    if app is None:
+        events.daemon_event("as2_endpoint_not_started", reason="no AS2 connector with usable keys; see the "
+                            "CFG_CONNECTOR entries and `edi connectors test NAME`")
+        return None
     sock = _bind(host, port)
     port = int(sock.getsockname()[1])
     config = uvicorn.Config(app, log_config=None, log_level="warning", lifespan="off", access_log=False,

@@ -98,6 +98,10 @@ def as2_serve(listen: Annotated[str | None, typer.Option(
     previous = service_daemon._on_signals(svc.stopping)
     try:
         endpoint = start_endpoint(svc, listen=listen)
+        if endpoint is None:
+            typer.echo("error: AS2_ENDPOINT no AS2 connector has usable keys; nothing to serve; hint: `edi connectors "
+                       "test NAME` shows what is wrong with each", err=True)
+            raise typer.Exit(EXIT_REJECTED)
         try:
             while not svc.stopping.wait(1.0):
                 if not endpoint.alive:

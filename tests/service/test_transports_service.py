@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from edi.as2_endpoint import start_endpoint
 from edi.config.service import load_root
 from edi.jobs import Service, cycle, deadlines, open_service
 from edi.pipeline.ims import EmbeddedIms
@@ -337,3 +338,22 @@ def test_registry_builds_sftp_and_as2_and_check_config_points_at_bad_sections(tm
     assert "bad_sftp.yaml:8:3: CFG_INVALID sftp.password: Extra inputs are not permitted" in out.stderr
     assert "password_env, password_file" in out.stderr and "hunter2" not in out.stderr
     assert "bad_as2.yaml:7:16: CFG_INVALID as2.partner_url:" in out.stderr
+
+
+def test_an_as2_connector_without_its_key_password_is_left_out_with_an_entry(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key password's variable is not set: no endpoint starts, CFG_CONNECTOR names the variable, the rest goes
+    on; `connectors test` says the same in one line."""
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    keys = tmp_path / "keys"
+    us, them = make_identity(keys, "us", password=KEY_PASSWORD.encode()), make_identity(keys, "them")
+    root = _as2_root(tmp_path, _free_port(), "http://127.0.0.1:9/as2", us, them)
+    svc = open_service(load_root(root))
+    assert start_endpoint(svc) is None
+    with svc.engine.connect() as conn:
+        entries = conn.execute(select(exception_log).where(exception_log.c.kind == "CFG_CONNECTOR")).all()
+    assert len(entries) == 1 and KEY_ENV in entries[0].message and KEY_PASSWORD not in entries[0].message
+    svc.engine.dispose()
+    probe = edi(root, "connectors", "test", "amazon_as2")
+    assert probe.returncode == 1 and "Traceback" not in probe.stderr
+    assert probe.stderr.startswith("error: CFG_CONNECTOR amazon_as2: as2.key_password_env:") and KEY_ENV in probe.stderr
