@@ -25,8 +25,11 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO, Final
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from edi import events
-from edi.errors import FatalError
+from edi.errors import FatalError, RetriableError
+from edi.jobs import Service, connector_problem, note_received
 from edi.transports.base import Received, TransportConfigError, escape_name
 
 if TYPE_CHECKING:
@@ -34,7 +37,6 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from edi.config.service import ConfigRoot, Connector
-    from edi.jobs import Service
 
 START_TIMEOUT_SECONDS: Final = 10.0
 """Longest wait for uvicorn to accept connections once its thread runs."""
@@ -66,20 +68,25 @@ class _LedgerSink:
 
     def __call__(self, stream: BinaryIO, *, remote_name: str, connector: str,
                  transport_key: str | None = None) -> Received:
-        from edi.jobs import note_received  # noqa: PLC0415 - jobs imports this module's users, not the reverse
-
-        got = self.svc.ledger(stream, remote_name=remote_name, connector=connector, transport_key=transport_key,
-                              max_bytes=self.limits[connector])
+        try:
+            got = self.svc.ledger(stream, remote_name=remote_name, connector=connector, transport_key=transport_key,
+                                  max_bytes=self.limits[connector])
+        except (SQLAlchemyError, OSError) as exc:  # the endpoint answers 503 and the partner sends again
+            raise RetriableError(f"AS2 connector {connector}: the ledger cannot store the message now "
+                                 f"({type(exc).__name__})", code="LEDGER_UNAVAILABLE",
+                                 hint="the partner resends; check the database and the data directory's disk") from exc
         size = stream.getbuffer().nbytes if isinstance(stream, io.BytesIO) else 0
         events.file_taken(connector=connector, partner=self.partners[connector], file_id=got.file_id,
                           name=escape_name(remote_name), size=size, new=got.new)
-        note_received(self.svc, connector, new=got.new)
+        try:
+            note_received(self.svc, connector, new=got.new)
+        except SQLAlchemyError as exc:  # only the status counter: the message is stored and gets its MDN
+            events.daemon_event("as2_status_not_updated", connector=connector, error=type(exc).__name__)
         return got
 
 
 def build_app(svc: Service) -> tuple[Starlette | None, list[str]]:
     """The Starlette app for ``svc``'s enabled AS2 connectors and the names it serves (None: no usable one)."""
-    from edi.jobs import connector_problem  # noqa: PLC0415
     from edi.transports._as2_keys import load_keys  # noqa: PLC0415
     from edi.transports.as2 import As2Settings  # noqa: PLC0415
     from edi.transports.as2_server import make_as2_app  # noqa: PLC0415
