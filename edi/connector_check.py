@@ -76,7 +76,8 @@ def check_connector(root: ConfigRoot, connector: Connector, *, now: datetime) ->
         if spec.kind == "as2":
             _check_as2(root, connector, report, now)
         else:
-            transport = open_transport(spec.kind, getattr(spec, spec.kind), base_dir=root.root)
+            transport = open_transport(spec.kind, getattr(spec, spec.kind), base_dir=root.root,
+                                       connector=connector.name)
             try:
                 _check_files(root, connector, transport, report)
             finally:

@@ -104,7 +104,7 @@ def open_service(root: ConfigRoot, *, clock: Clock | None = None, ims: ImsAdapte
 def transport_for(svc: Service, connector: Connector) -> Transport:
     """A transport for ``connector`` (its settings section validated by the transport's own model)."""
     spec = connector.spec
-    return open_transport(spec.kind, getattr(spec, spec.kind), base_dir=svc.root.root)
+    return open_transport(spec.kind, getattr(spec, spec.kind), base_dir=svc.root.root, connector=connector.name)
 
 
 # -- poll -------------------------------------------------------------------------------------------

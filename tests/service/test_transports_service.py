@@ -321,8 +321,9 @@ def test_registry_builds_sftp_and_as2_and_check_config_points_at_bad_sections(tm
     section = {"as2_id": "US", "partner_as2_id": "THEM", "partner_url": "http://127.0.0.1:9/as2",
                "key_file": str(us.key_path), "cert_file": str(us.cert_path), "partner_cert_file": str(them.cert_path),
                "state_dir": str(tmp_path / "state")}
-    transport = open_transport("as2", section, base_dir=tmp_path)
+    transport = open_transport("as2", section, base_dir=tmp_path, connector="amazon_as2")
     assert isinstance(transport, As2Transport)
+    assert transport.connector == "amazon_as2"
     transport.close()
 
     root = _root(tmp_path, folder=True)
