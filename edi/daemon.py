@@ -5,6 +5,12 @@
   (``max_instances`` 1) and has a misfire grace time. Times are UTC.
 - ``--once`` runs every job once, in file order, and exits (cron, tests).
 - SIGTERM/SIGINT: the running job finishes its current step, nothing new starts, exit 0.
+- AS2: when the root has enabled ``kind: as2`` connectors (and ``as2_in_daemon`` is true), the
+  endpoint (``edi.as2_endpoint``) runs in a background thread on ``as2_listen`` for the daemon's
+  life; on SIGTERM the scheduler stops (the running job ends after its current step), then the
+  endpoint (requests in flight finish, the thread is joined). An endpoint that dies stops the
+  daemon with exit 1, so a supervisor restarts it. ``--once`` does not serve AS2 (an asynchronous
+  MDN for what it sends then needs ``edi as2 serve``).
 - A heartbeat row per daemon (``edi status`` shows it). On SQLite one daemon per data directory:
   a second one is refused with a clear message (an advisory lock on ``data_dir/daemon.lock``).
 """
@@ -30,6 +36,7 @@ from edi.store import transaction
 from edi.store.pipeline_tables import daemon as daemon_table
 
 HEARTBEAT_SECONDS = 10.0
+_WATCH_SECONDS = 1.0
 
 
 class DaemonLockedError(FatalError):
@@ -80,14 +87,19 @@ def run(svc: Service, *, once: bool = False) -> int:
     from apscheduler.triggers.cron import CronTrigger  # noqa: PLC0415
     from apscheduler.triggers.interval import IntervalTrigger  # noqa: PLC0415
 
+    from edi.as2_endpoint import As2Endpoint, as2_connectors, start_endpoint  # noqa: PLC0415
+
     jobs = svc.root.jobs
     with single_daemon(svc):
+        endpoint: As2Endpoint | None = None
         _beat(svc, first=True)
         events.daemon_event("daemon_started", holder=svc.holder, jobs=[j.name for j in jobs], once=once,
                             root=str(svc.root.root))
         previous = _on_signals(svc.stopping)
         failed = 0
         try:
+            if not once and svc.root.settings.as2_in_daemon and as2_connectors(svc.root):
+                endpoint = start_endpoint(svc)  # before any job: a port in use refuses the start (exit 2)
             if once:
                 for j in jobs:
                     if svc.stopping.is_set():
@@ -105,14 +117,22 @@ def run(svc: Service, *, once: bool = False) -> int:
                 scheduler.add_job(_beat, IntervalTrigger(seconds=HEARTBEAT_SECONDS, timezone="UTC"), args=(svc,),
                                   id="_heartbeat")
                 scheduler.start()
-                svc.stopping.wait()
+                while not svc.stopping.wait(_WATCH_SECONDS):
+                    if endpoint is not None and not endpoint.alive:
+                        events.daemon_event("as2_endpoint_died", holder=svc.holder)
+                        failed += 1
+                        svc.stopping.set()
                 events.daemon_event("daemon_stopping", holder=svc.holder)
                 scheduler.shutdown(wait=True)  # the running job sees `stopping` and ends after its current step
+                # the endpoint stops after the jobs: an AS2 delivery in flight may still be waiting for its
+                # asynchronous MDN, and whatever a partner posts meanwhile is stored before it is answered
         finally:
+            if endpoint is not None:
+                endpoint.stop()
             _restore(previous)
             _beat(svc, stopped=True)
             events.daemon_event("daemon_stopped", holder=svc.holder)
-    return 0 if not once or failed == 0 else 1
+    return 0 if failed == 0 else 1
 
 
 def _now_utc() -> object:

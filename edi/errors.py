@@ -144,6 +144,9 @@ CODES: Final[dict[str, CodeInfo]] = {
         _c("CERT_EXPIRING", "as2.cert_expiring", "an AS2 certificate (ours or the partner's) expires within 30 days",
            "get the renewed certificate, exchange it with the partner and switch cert_file/partner_cert_file "
            "before the date; an expired certificate stops every AS2 exchange"),
+        _c("AS2_ENDPOINT", "as2.endpoint", "the AS2 endpoint cannot start (address in use, no usable connector)",
+           "free the port or change as2_listen in edi.yaml; `edi connectors test NAME` shows what is wrong with an "
+           "AS2 connector"),
         _c("AS2_DELIVERY_FAILED", "as2.delivery_failed", "an AS2 message was not confirmed by a valid MDN",
            "retried with the same Message-ID and bytes; if it persists check the partner URL, network "
            "and certificates"),

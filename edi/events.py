@@ -32,11 +32,38 @@ def configure(log_format: str = "auto", level: str = "info") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
+    bridge = _StdlibBridge()
+    for name in ("edi", "uvicorn", "uvicorn.error"):  # our transports and the AS2 server log through stdlib logging
+        std = logging.getLogger(name)
+        std.handlers = [h for h in std.handlers if not isinstance(h, _StdlibBridge)] + [bridge]
+        std.setLevel(_LEVELS.get(level, logging.INFO))
+        std.propagate = False
     for noisy in ("pyas2lib", "paramiko", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)  # they log payloads or chatter at DEBUG/INFO
     # APScheduler warns in plain text whenever a run is skipped because the previous one still runs (by
     # design: max_instances 1); only its errors are worth a line, and they break no JSON stream then
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
+
+
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
+class _StdlibBridge(logging.Handler):
+    """Stdlib log records (our transports, uvicorn) as structlog events: the same stream, the same format.
+
+    The event is the record's message (fixed texts such as ``as2 message stored``); its ``extra``
+    fields become event fields. Exceptions are reduced to their type: no payload reaches a log line.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        extra = {k: v for k, v in vars(record).items() if k not in _RECORD_FIELDS and not k.startswith("_")}
+        if record.exc_info and record.exc_info[0] is not None:
+            extra["exc_type"] = record.exc_info[0].__name__
+        level = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning"}.get(record.levelno, "error")
+        try:
+            getattr(_log(), level)(record.getMessage(), logger=record.name, **extra)
+        except Exception:  # noqa: BLE001 - a log line must never break the code that logs it
+            self.handleError(record)
 
 
 def _log() -> Any:

@@ -40,16 +40,25 @@ from edi.store.leases import acquire, held
 from edi.store.pipeline_tables import connector_status, inbound_file
 from edi.transports.base import (
     FileTooLargeError,
+    HostKeyMismatchError,
     RemoteFile,
     RemoteFileGoneError,
     RemoteNameError,
     Settle,
     Transport,
+    TransportConfigError,
     TransportError,
     escape_name,
     stable_files,
 )
 from edi.transports.registry import open_transport
+
+_CONNECTOR_ERRORS = (TransportError, TransportConfigError, HostKeyMismatchError)
+"""What a transport may raise for one connector: recorded for that connector, the others go on."""
+PUSH_KINDS = frozenset({"as2"})
+"""Transports whose partner pushes to our endpoint: nothing to poll, their files reach the ledger directly."""
+CERT_WARNING_DAYS = 30
+"""CERT_EXPIRING is raised when an AS2 certificate expires within this many days."""
 
 LEASE_SECONDS = 120.0
 """A lease outlives a holder on another host by at most this long (a poll renews it as it goes; a holder
@@ -97,7 +106,7 @@ def open_service(root: ConfigRoot, *, clock: Clock | None = None, ims: ImsAdapte
 def transport_for(svc: Service, connector: Connector) -> Transport:
     """A transport for ``connector`` (its settings section validated by the transport's own model)."""
     spec = connector.spec
-    return open_transport(spec.kind, getattr(spec, spec.kind), base_dir=svc.root.root)
+    return open_transport(spec.kind, getattr(spec, spec.kind), base_dir=svc.root.root, connector=connector.name)
 
 
 # -- poll -------------------------------------------------------------------------------------------
@@ -124,17 +133,20 @@ def poll(svc: Service, name: str, *, every: int = 0, then: Callable[[], object] 
     """
     connector = svc.root.connectors[name]
     out = PollResult(name)
+    if connector.spec.kind in PUSH_KINDS:
+        out.skipped = True  # the AS2 endpoint stores what the partner posts; there is no remote folder
+        return out
     with held(svc.engine, f"poll:{name}", svc.holder, LEASE_SECONDS, svc.clock) as mine:
         if not mine:
             out.skipped = True
             return out
         try:
             transport = transport_for(svc, connector)
-        except TransportError as exc:
+        except _CONNECTOR_ERRORS as exc:
             return _poll_error(svc, connector, out, exc)
         try:
             _take_files(svc, connector, transport, out, every, then)
-        except TransportError as exc:
+        except _CONNECTOR_ERRORS as exc:
             _poll_error(svc, connector, out, exc)
         finally:
             transport.close()
@@ -211,6 +223,22 @@ def _poll_error(svc: Service, connector: Connector, out: PollResult, exc: Except
     return out
 
 
+def connector_problem(svc: Service, connector: Connector, exc: Exception) -> None:
+    """A connector that cannot run until a person fixes it (settings, secrets, host key): one open entry."""
+    if isinstance(exc, TransportError) and not isinstance(exc, HostKeyMismatchError):
+        return  # transient: the next run tries again, DELIVERY_FAILED follows if it persists
+    code = getattr(exc, "code", "CFG_CONNECTOR")
+    with transaction(svc.engine) as conn:
+        raise_exception(conn, ExceptionEntry(code, f"connector {connector.name}: {exc}",
+                                             getattr(exc, "hint", None) or "fix the connector's settings",
+                                             connector.spec.partner, key=connector.name), svc.clock())
+
+
+def note_received(svc: Service, name: str, *, new: bool) -> None:
+    """A push connector (AS2) stored a message: its status row counts it like a poll that took a file."""
+    _status(svc, name, success=True, taken=int(new))
+
+
 def _status(svc: Service, name: str, *, success: bool, taken: int = 0, error: str | None = None) -> None:
     now = svc.clock()
     values: dict[str, Any] = {"last_poll_at": now}
@@ -266,7 +294,8 @@ def deliver(svc: Service, name: str | None = None) -> int:
                 continue
             try:
                 transport = transport_for(svc, c)
-            except TransportError as exc:
+            except _CONNECTOR_ERRORS as exc:
+                connector_problem(svc, c, exc)
                 events.delivered(connector=c.name, partner=c.spec.partner, sent=0, failed=0, error=str(exc))
                 continue
             try:
@@ -274,6 +303,10 @@ def deliver(svc: Service, name: str | None = None) -> int:
                 got = delivery.deliver(svc.engine, svc.clock, transport, partner=c.spec.partner, connector=c.name,
                                        policy=delivery.DeliveryPolicy(d.attempts, d.backoff_seconds,
                                                                       d.max_backoff_seconds, d.alert_after_failures))
+            except (TransportConfigError, HostKeyMismatchError) as exc:
+                connector_problem(svc, c, exc)  # nothing was sent; the rows wait, with their bytes, for the fix
+                events.delivered(connector=c.name, partner=c.spec.partner, sent=0, failed=0, error=str(exc))
+                continue
             finally:
                 transport.close()
             events.delivered(connector=c.name, partner=c.spec.partner, sent=len(got.sent), failed=len(got.failed),
@@ -308,11 +341,46 @@ def deliver_subjects(svc: Service, partner: str, subjects: list[str]) -> int:
 
 
 def deadlines(svc: Service) -> int:
-    """The 855 deadline alarms, the unknown-item release and the missing-997 alerts, for every partner."""
+    """The 855 deadline alarms, the unknown-item release, the missing-997 alerts and AS2 certificates nearing expiry."""
     with held(svc.engine, "job:deadlines", svc.holder, LEASE_SECONDS, svc.clock) as mine:
         if not mine:
             return 0
-        return sum(support.watch_deadlines(ctx) for ctx in svc.runtime.partners.values())
+        raised = sum(support.watch_deadlines(ctx) for ctx in svc.runtime.partners.values())
+        return raised + watch_certificates(svc)
+
+
+def watch_certificates(svc: Service) -> int:
+    """``CERT_EXPIRING`` once per certificate and expiry date, for each enabled AS2 connector; returns new entries.
+
+    The entry's key holds the certificate's field and its not-after date, so a renewed certificate
+    that nears its own expiry raises a new entry, and the same one never raises twice.
+    """
+    now = svc.clock()
+    new = 0
+    for c in svc.root.connectors.values():
+        if c.spec.kind != "as2" or not c.spec.enabled or c.spec.as2 is None:
+            continue
+        from edi.transports.as2 import As2Settings, certificate_expiry  # noqa: PLC0415 - only with AS2 connectors
+
+        try:
+            expiry = certificate_expiry(As2Settings.model_validate(c.spec.as2), svc.root.root)
+        except TransportConfigError as exc:
+            connector_problem(svc, c, exc)
+            continue
+        for field_name, not_after in expiry:
+            left = not_after - now
+            if left > timedelta(days=CERT_WARNING_DAYS):
+                continue
+            whose = "our certificate" if field_name == "cert_file" else "the partner's certificate"
+            when = (f"expired on {not_after:%Y-%m-%d %H:%M} UTC" if left.total_seconds() <= 0 else
+                    f"expires on {not_after:%Y-%m-%d %H:%M} UTC ({left.days} day(s) left)")
+            with transaction(svc.engine) as conn:
+                new += raise_exception(conn, ExceptionEntry(
+                    "CERT_EXPIRING", f"connector {c.name}: {whose} ({field_name}) {when}",
+                    "get the renewed certificate, exchange it with the partner and switch "
+                    f"{field_name} before that date; an expired certificate stops every AS2 exchange",
+                    c.spec.partner, key=f"{c.name}:{field_name}:{not_after:%Y-%m-%dT%H:%M:%S}"), now)
+    return new
 
 
 def housekeeping(svc: Service) -> int:
@@ -424,5 +492,21 @@ def _record_internal(svc: Service, job: str, exc: Exception, code: str, message:
         return None
 
 
-__all__ = ["PollResult", "Service", "acknowledge", "cycle", "deadlines", "deliver", "housekeeping", "open_service",
-           "poll", "process", "run_job", "ship", "utc_now"]
+__all__ = [
+    "PollResult",
+    "Service",
+    "acknowledge",
+    "connector_problem",
+    "cycle",
+    "deadlines",
+    "deliver",
+    "housekeeping",
+    "note_received",
+    "open_service",
+    "poll",
+    "process",
+    "run_job",
+    "ship",
+    "utc_now",
+    "watch_certificates",
+]

@@ -7,11 +7,25 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from edi.config.service import ConfigRoot
+from edi.config.service import ConfigRoot, Connector
 from edi.pipeline.records import AWAITING_855
 from edi.store.pipeline_tables import connector_status, daemon, exception_log, outbox, purchase_order
 
 SILENT_AFTER = timedelta(seconds=60)
+CERT_WARNING = timedelta(days=30)
+
+
+def _certificates(root: ConfigRoot, connector: Connector, now: datetime) -> list[dict[str, Any]]:
+    """Each certificate of an AS2 connector with its expiry; a file that cannot be read says so instead."""
+    from edi.transports.as2 import As2Settings, certificate_expiry  # noqa: PLC0415 - only with AS2 connectors
+    from edi.transports.base import TransportConfigError  # noqa: PLC0415
+
+    try:
+        expiry = certificate_expiry(As2Settings.model_validate(connector.spec.as2), root.root)
+    except TransportConfigError as exc:
+        return [{"which": None, "not_after": None, "days_left": None, "expiring": True, "error": str(exc)}]
+    return [{"which": which, "not_after": not_after, "days_left": (not_after - now).days,
+             "expiring": not_after - now <= CERT_WARNING, "error": None} for which, not_after in expiry]
 
 
 def collect(conn: Connection, root: ConfigRoot, *, now: datetime | None = None, nearest: int = 10) -> dict[str, Any]:
@@ -30,7 +44,8 @@ def collect(conn: Connection, root: ConfigRoot, *, now: datetime | None = None, 
                            "enabled": c.spec.enabled, "last_poll_at": s.last_poll_at if s else None,
                            "last_success_at": s.last_success_at if s else None,
                            "last_error": s.last_error if s else None, "last_error_at": s.last_error_at if s else None,
-                           "files_taken": s.files_taken if s else 0})
+                           "files_taken": s.files_taken if s else 0,
+                           **({"certificates": _certificates(root, c, now)} if c.spec.kind == "as2" else {})})
     depth = [{"partner": r.partner, "connector": r.connector, "kind": r.kind, "unsent": r.n, "failing": r.failing}
              for r in conn.execute(select(outbox.c.partner, outbox.c.connector, outbox.c.kind,
                                           func.count().label("n"),

@@ -531,6 +531,7 @@ def db_upgrade(data_dir: DataDir = None) -> None:
     typer.echo(f"database at {engine.url.render_as_string(hide_password=True)} is up to date")
 
 
+from edi.cli import connectors as _connectors  # noqa: E402, F401 - registers connectors list|test, as2 serve
 from edi.cli import orders as _orders  # noqa: E402, F401 - registers the po, report and partner commands
 from edi.cli import service as _service  # noqa: E402, F401 - registers init, demo, daemon, status, check-config
 

@@ -233,6 +233,11 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
         typer.echo(f"  {c['connector']:20} {c['kind']:6} partner {c['partner']:10} last poll {c['last_poll_at'] or '-'}"
                    f"  last success {c['last_success_at'] or '-'}  files {c['files_taken']}"
                    + (f"\n    last error {c['last_error_at']}: {c['last_error']}" if c["last_error"] else ""))
+        for cert in c.get("certificates", []):
+            typer.echo(f"    certificate: {cert['error']}" if cert["error"] else
+                       f"    {cert['which']:17} expires {cert['not_after']:%Y-%m-%d %H:%M} UTC "
+                       f"({cert['days_left']} day(s))" + ("  EXPIRING: renew and exchange it" if cert["expiring"]
+                                                          else ""))
     typer.echo("outbox (unsent per destination):" + ("" if body["outbox"] else " empty"))
     for o in body["outbox"]:
         typer.echo(f"  {o['connector'] or '(any of ' + o['partner'] + ')':24} {o['kind']:4} {o['unsent']:>6} unsent"

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from edi.config.loader import ConfigFinding, YamlError, load_yaml, validation_findings
@@ -34,6 +34,18 @@ from edi.transports.folder import FolderSettings
 SETTINGS_FILE = "edi.yaml"
 CONFIG_ENV = "EDI_CONFIG"
 _NAME = r"^[a-z0-9][a-z0-9_-]*$"
+
+
+DEFAULT_AS2_LISTEN = "127.0.0.1:4080"
+_LISTEN = r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$"
+
+
+def listen_address(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT``) as (host, port); ValueError when it is not one or the port is out of range."""
+    m = re.match(_LISTEN, value)
+    if m is None or not 0 <= int(m.group(2)) <= 65535:
+        raise ValueError(f"{value!r} is not HOST:PORT (port 0-65535)")
+    return m.group(1).strip("[]"), int(m.group(2))
 
 
 class _Strict(BaseModel):
@@ -70,6 +82,24 @@ class Settings(BaseSettings):
     archive_retention_days: int = Field(default=400, ge=30, description="housekeeping keeps archived files this "
                                                                         "long (X12 envelopes are deduped a year)")
     ims: ImsSettings = ImsSettings()
+    as2_listen: str = Field(
+        default=DEFAULT_AS2_LISTEN, pattern=_LISTEN,
+        description="HOST:PORT the AS2 endpoint listens on ([::1]:4080 for IPv6); loopback by default: put a TLS "
+                    "reverse proxy in front, or name the public interface deliberately")
+    as2_in_daemon: bool = Field(
+        default=True, description="`edi daemon` serves the AS2 endpoint when AS2 connectors are enabled; false "
+                                  "when `edi as2 serve` runs it as its own process")
+
+    @field_validator("as2_listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        listen_address(value)
+        return value
+
+    @property
+    def as2_address(self) -> tuple[str, int]:
+        """``as2_listen`` as (host, port); IPv6 brackets removed."""
+        return listen_address(self.as2_listen)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],
@@ -343,9 +373,26 @@ def _transport_findings(spec: ConnectorFile, tree: Any, path: Path) -> list[Conf
     try:
         model.model_validate(section)
     except ValidationError as exc:
-        return [ConfigFinding(f.code, f"{spec.kind}.{f.message}", f.mark, f.hint, str(path))
-                for f in validation_findings(exc, tree[spec.kind])]
+        out = []
+        for error, f in zip(exc.errors(include_url=False), validation_findings(exc, tree[spec.kind]), strict=True):
+            where = ".".join(str(part) for part in error["loc"])
+            why = error["msg"].removeprefix("Value error, ")
+            hint = f.hint
+            if error["type"] == "extra_forbidden" and _looks_secret(where):
+                hint = (f"secrets never live in connector YAML: name an environment variable or a file instead "
+                        f"({_SECRET_FIELDS[spec.kind]})")
+            out.append(ConfigFinding(f.code, f"{spec.kind}.{where}: {why}" if where else f"{spec.kind}: {why}",
+                                     f.mark, hint, str(path)))
+        return out
     return []
+
+
+_SECRET_FIELDS = {"sftp": "password_env, password_file or private_key_file",
+                  "as2": "key_password_env or key_password_file", "folder": "none are needed"}
+
+
+def _looks_secret(name: str) -> bool:
+    return any(word in name.lower() for word in ("password", "passphrase", "secret", "token", "private_key"))
 
 
 def _schedules(root: Path, connectors: dict[str, Connector], findings: list[ConfigFinding]) -> list[ScheduledJob]:

@@ -20,6 +20,8 @@ _KINDS: dict[str, tuple[str, str, str]] = {
     "sftp": ("edi.transports.sftp", "SftpTransport", "SftpSettings"),
     "as2": ("edi.transports.as2", "As2Transport", "As2Settings"),
 }
+_NAMED = frozenset({"as2"})
+"""Kinds whose transport takes the connector's name (for its messages and exception entries)."""
 
 
 def known_kinds() -> list[str]:
@@ -47,13 +49,17 @@ def settings_model(kind: str) -> type[BaseModel] | None:
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
-def open_transport(kind: str, section: Any, *, base_dir: Path) -> Transport:
-    """A transport of ``kind`` from its validated settings section; paths resolve against ``base_dir``."""
+def open_transport(kind: str, section: Any, *, base_dir: Path, connector: str | None = None) -> Transport:
+    """A transport of ``kind`` from its validated settings section; paths resolve against ``base_dir``.
+
+    ``connector`` (the connector's name) is handed to the kinds that name it in their errors (AS2).
+    """
     mod = _module(kind)
     if mod is None:
         raise TransportConfigError(f"transport kind {kind!r} is not available in this installation")
     model = settings_model(kind)
     settings = section if model is None or isinstance(section, model) else model.model_validate(section)
     cls = getattr(mod, _KINDS[kind][1])
-    transport: Transport = cls(settings, base_dir=base_dir)
+    named = {"connector": connector} if connector is not None and kind in _NAMED else {}
+    transport: Transport = cls(settings, base_dir=base_dir, **named)
     return transport

@@ -499,6 +499,32 @@ class SftpTransport:
                 hint="retried on the next run; if it persists, check the path and the account's permissions "
                      "on the server") from exc
 
+    # ---- checks (``edi connectors test``) ------------------------------------------------------
+
+    def server_key(self) -> tuple[str, str]:
+        """The server's host key as (type, ``SHA256:...``), connecting (host key checked) if needed."""
+        self._session()
+        assert self._client is not None
+        transport = self._client.get_transport()
+        if transport is None:
+            raise TransportError(f"{self._where}: the connection closed right after login",
+                                 hint="try again; check the server's logs if it persists")
+        key = transport.get_remote_server_key()
+        return key.get_name(), _fingerprint(key)
+
+    def check_directory(self, directory: str) -> None:
+        """Raise ``TransportError`` unless ``directory`` exists on the server and is a directory (reads only)."""
+        sftp = self._session()
+        with self._guard("check directory", directory):
+            try:
+                attr = sftp.stat(_encode(directory))
+            except FileNotFoundError as exc:
+                raise TransportError(f"{self._where}: directory '{escape_name(directory)}' does not exist",
+                                     hint="create it on the server or fix the connector's setting") from exc
+        if attr.st_mode is None or not stat.S_ISDIR(attr.st_mode):
+            raise TransportError(f"{self._where}: '{escape_name(directory)}' is not a directory",
+                                 hint="fix the connector's setting")
+
     # ---- Transport -----------------------------------------------------------------------------
 
     def list(self) -> list[RemoteFile]:
