@@ -546,3 +546,17 @@ def main() -> None:
     except OSError as exc:
         typer.echo(f"error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}", err=True)
         sys.exit(EXIT_USAGE)
+    except Exception as exc:
+        from sqlalchemy.exc import ArgumentError, DBAPIError  # noqa: PLC0415
+
+        if isinstance(exc, ArgumentError):
+            typer.echo(f"error: DATABASE_URL the database URL is not valid ({exc}); set EDI_DATABASE_URL or "
+                       "database_url in edi.yaml to postgresql+psycopg://user@host/db, or leave it empty for "
+                       "SQLite", err=True)
+            sys.exit(EXIT_USAGE)
+        if isinstance(exc, DBAPIError):
+            first = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc).splitlines()[0]
+            typer.echo(f"error: DATABASE_UNAVAILABLE {first[:300]}; check that the server runs, the database "
+                       "exists and the URL (EDI_DATABASE_URL / database_url) is right", err=True)
+            sys.exit(EXIT_USAGE)
+        raise

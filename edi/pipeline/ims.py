@@ -7,6 +7,7 @@ One interface for every IMS adapter: ``submit_order`` (idempotent on partner + P
 from __future__ import annotations
 
 import csv
+import io
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -44,6 +45,76 @@ class ImsFileError(DocumentError):
     code = "IMS_FILE_INVALID"
 
 
+class StockFileError(DocumentError):
+    """A stock file cannot be loaded; nothing of it was applied."""
+
+    code = "STOCK_FILE_INVALID"
+
+
+_STOCK_COLUMNS = ("sku", "on_hand", "discontinued")
+_INFO_COLUMNS = ("upc", "ean", "asin", "isbn", "vendor_item", "description", "name")
+"""Descriptive columns an IMS export carries; read past, never applied."""
+_TRUE, _FALSE = ("1", "true", "yes", "y"), ("", "0", "false", "no", "n")
+
+
+def read_stock_file(path: Path) -> list[tuple[str, int, bool]]:
+    """(sku, on hand, discontinued) per row of a stock CSV, every row checked; StockFileError names the first problem.
+
+    UTF-8 only (a BOM is accepted); columns ``sku`` and ``on_hand`` are required, ``discontinued`` optional,
+    the descriptive columns of ``_INFO_COLUMNS`` are read past, any other column is refused (a misspelt
+    ``on_hand`` must not read as zero); ``on_hand`` is a whole number >= 0; a SKU appears once.
+    """
+    data = path.read_bytes()
+    where = str(path)
+    if not data.strip():
+        raise StockFileError(f"{where}: the file is empty", hint="write a header sku,on_hand and one row per SKU")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
+        raise StockFileError(f"{where}: not a UTF-8 text file (UTF-16 or binary)",
+                             hint="save the file as CSV UTF-8")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise StockFileError(f"{where}:{line}: byte 0x{data[exc.start]:02x} is not UTF-8",
+                             hint="save the file as CSV UTF-8") from exc
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = [h.strip().lower() for h in next(reader, [])]
+    unknown = [h for h in header if h not in _STOCK_COLUMNS + _INFO_COLUMNS]
+    missing = [c for c in ("sku", "on_hand") if c not in header]
+    if unknown or missing:
+        raise StockFileError(f"{where}:1: " + "; ".join(
+            ([f"unknown column(s) {', '.join(map(repr, unknown))}"] if unknown else [])
+            + ([f"missing column(s) {', '.join(missing)}"] if missing else [])),
+            hint=f"the columns are {', '.join(_STOCK_COLUMNS)} (discontinued optional; "
+                 f"{', '.join(_INFO_COLUMNS)} are read past)")
+    col = {name: i for i, name in enumerate(header)}
+    out: list[tuple[str, int, bool]] = []
+    seen: dict[str, int] = {}
+    for line, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise StockFileError(f"{where}:{line}: {len(row)} value(s) for {len(header)} column(s)",
+                                 hint="check for a stray comma or a missing value")
+        sku = row[col["sku"]].strip()
+        if not sku:
+            raise StockFileError(f"{where}:{line}: column sku is empty", hint="every row needs a SKU")
+        raw = row[col["on_hand"]].strip()
+        if not raw.isascii() or not raw.isdigit():
+            raise StockFileError(f"{where}:{line}: column on_hand: {raw!r} is not a whole number >= 0",
+                                 hint="write the units on hand as digits, e.g. 240")
+        flag = row[col["discontinued"]].strip().lower() if "discontinued" in col else ""
+        if flag not in _TRUE + _FALSE:
+            raise StockFileError(f"{where}:{line}: column discontinued: {flag!r} is not yes/no",
+                                 hint="write yes or no (or leave it empty)")
+        if sku in seen:
+            raise StockFileError(f"{where}:{line}: SKU {sku} is already on line {seen[sku]}",
+                                 hint="one row per SKU")
+        seen[sku] = line
+        out.append((sku, int(raw), flag in _TRUE))
+    return out
+
+
 def order_key(order: SalesOrder) -> str:
     """The idempotency key of a sales order: partner, PO number and revision."""
     return f"{order.partner}_{order.vendor_central_po_number}_{order.revision}"
@@ -67,23 +138,20 @@ class EmbeddedIms:
     """Allocates from the ``stock`` table; the available quantity is on hand minus allocated."""
 
     def import_stock(self, conn: Connection, path: Path, now: datetime) -> int:
-        """Load or replace stock rows from a CSV with columns sku, on_hand (optional: discontinued)."""
-        count = 0
-        with path.open(newline="", encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                sku = (row.get("sku") or "").strip()
-                if not sku:
-                    continue
-                on_hand = int(row.get("on_hand") or 0)
-                discontinued = (row.get("discontinued") or "").strip().lower() in ("1", "true", "yes", "y")
-                if conn.execute(select(stock.c.sku).where(stock.c.sku == sku)).first():
-                    conn.execute(update(stock).where(stock.c.sku == sku).values(
-                        on_hand=on_hand, discontinued=discontinued, updated_at=now))
-                else:
-                    conn.execute(insert(stock).values(sku=sku, on_hand=on_hand, allocated=0,
-                                                      discontinued=discontinued, updated_at=now))
-                count += 1
-        return count
+        """Load or replace stock rows from a CSV with columns sku, on_hand (optional: discontinued).
+
+        The whole file is read and checked first; any problem raises ``StockFileError`` naming the
+        row and column, and nothing is changed (an unknown or missing column never zeroes stock).
+        """
+        rows = read_stock_file(path)
+        for sku, on_hand, discontinued in rows:
+            if conn.execute(select(stock.c.sku).where(stock.c.sku == sku)).first():
+                conn.execute(update(stock).where(stock.c.sku == sku).values(
+                    on_hand=on_hand, discontinued=discontinued, updated_at=now))
+            else:
+                conn.execute(insert(stock).values(sku=sku, on_hand=on_hand, allocated=0,
+                                                  discontinued=discontinued, updated_at=now))
+        return len(rows)
 
     def submit_order(self, conn: Connection, order: SalesOrder) -> str:
         """Accept a sales order; the key (partner + PO + revision) makes a resubmission a no-op."""

@@ -301,3 +301,48 @@ def test_a_po_number_never_becomes_a_path_in_the_files_ims(tmp_path: Path) -> No
     (written,) = (tmp_path / "orders").iterdir()
     assert written.name == "amazon_AB%2F%2E%2E%2FCD_1.json"
     assert order_file_stem(order("a_b")) != order_file_stem(order("b", partner="amazon_a"))
+
+
+@pytest.mark.parametrize(("body", "says"), [
+    (b"", "empty"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00binary", "not a UTF-8 text file"),
+    ("sku,on_hand\nVC-1001,5\n".encode("utf-16"), "not a UTF-8 text file"),
+    (b"sku,onhand\nVC-1001,5\n", ":1: unknown column(s) 'onhand'; missing column(s) on_hand"),
+    (b"sku,on_hand\nVC-1001,five\n", ":2: column on_hand: 'five'"),
+    (b"sku,on_hand\nVC-1001,-3\n", ":2: column on_hand: '-3'"),
+    (b"sku,on_hand\nVC-1001,5\nVC-1001,6\n", ":3: SKU VC-1001 is already on line 2"),
+])
+def test_a_bad_stock_file_is_refused_whole_with_row_and_column(tmp_path: Path, body: bytes, says: str) -> None:
+    """Every bad stock file gives one typed line naming where, exit 2, and the stock stays as it was."""
+    root = _root(tmp_path)
+    before = edi(root, "status", "--json").stdout
+    bad = tmp_path / "stock.csv"
+    bad.write_bytes(body)
+    r = edi(root, "stock", "import", str(bad))
+    assert r.returncode == 2 and "STOCK_FILE_INVALID" in r.stderr and says in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    engine = open_engine(None, data_dir=root / "data")
+    from edi.store.pipeline_tables import stock  # noqa: PLC0415
+
+    with engine.connect() as conn:
+        on_hand = dict(conn.execute(select(stock.c.sku, stock.c.on_hand)).all())
+    engine.dispose()
+    assert on_hand["VC-1001"] > 0 and before
+
+
+def test_a_bom_stock_file_loads(tmp_path: Path) -> None:
+    """A UTF-8 BOM (as spreadsheet tools write) is accepted."""
+    root = _root(tmp_path, stock=False)
+    f = tmp_path / "stock.csv"
+    f.write_bytes(b"\xef\xbb\xbfsku,on_hand,discontinued\nVC-1001,7,no\n")
+    r = edi(root, "stock", "import", str(f))
+    assert r.returncode == 0 and "1 stock row(s)" in r.stdout, r.stderr
+
+
+def test_database_problems_are_one_line(tmp_path: Path) -> None:
+    """A server that is down or a bad URL: one line with what to do, exit 2, no traceback."""
+    root = _root(tmp_path, stock=False)
+    down = edi(root, "status", env={"EDI_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/x"})
+    assert down.returncode == 2 and "DATABASE_UNAVAILABLE" in down.stderr and "Traceback" not in down.stderr
+    bad = edi(root, "status", env={"EDI_DATABASE_URL": "nonsense://"})
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
