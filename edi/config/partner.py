@@ -124,6 +124,9 @@ class PartnerFile(_Section):
 
     partner: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     interchange: InterchangeSettings = InterchangeSettings()
+    guide_layer: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]*$", description=(
+        "the implementation-guide layer its files are validated with (a folder of edi/x12/maps/partners/, "
+        "or none for the bare 004010 standard); default: the layer named like the partner, if there is one"))
     test_interchanges: Literal["ignore", "process"] = "ignore"
     acknowledgement: AckSettings = AckSettings()
     hot_po: HotPoSettings = HotPoSettings()
@@ -131,6 +134,25 @@ class PartnerFile(_Section):
 
 
 _ACK, _HOT, _SHIP = AckSettings(), HotPoSettings(), ShipNoticeSettings()
+
+
+def shipped_layers() -> frozenset[str]:
+    """The partner guide layers this installation ships (folders of edi/x12/maps/partners/)."""
+    from importlib import resources  # noqa: PLC0415
+
+    folder = resources.files("edi.x12").joinpath("maps", "partners")
+    return frozenset(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+
+
+def _layer(value: str | None, partner: str, path: Path) -> str | None:
+    if value is None or value == "none":
+        return value
+    if value not in shipped_layers():
+        raise YamlError([ConfigFinding("CFG_INVALID", f"guide_layer: no layer {value!r} (shipped: "
+                                       f"{', '.join(sorted(shipped_layers())) or 'none'}; or none)", None,
+                                       "name a shipped layer, or none for the bare standard", str(path))])
+    del partner
+    return value
 
 
 @dataclass(frozen=True)
@@ -145,6 +167,7 @@ class PartnerSettings:
     test_interchanges: str = PartnerFile.model_fields["test_interchanges"].default
     partner_ids: tuple[str, ...] = ()
     our_ids: tuple[str, ...] = ()
+    guide_layer: str | None = None
     deadline_hours: int = _ACK.deadline_hours
     alarm_hours: int = _ACK.alarm_hours
     backorders: str = _ACK.backorders
@@ -176,6 +199,7 @@ class PartnerSettings:
                                            "create it (one PO number per line) or remove the setting", str(path))])
         return cls(
             partner=cfg.partner, mappings_dir=mappings_dir, test_interchanges=cfg.test_interchanges,
+            guide_layer=_layer(cfg.guide_layer, cfg.partner, path),
             partner_ids=tuple(i.upper() for i in cfg.interchange.partner_ids),
             our_ids=tuple(i.upper() for i in cfg.interchange.our_ids),
             deadline_hours=cfg.acknowledgement.deadline_hours, alarm_hours=cfg.acknowledgement.alarm_hours,
@@ -185,6 +209,13 @@ class PartnerSettings:
             hot_order_types=cfg.hot_po.order_types, hot_window_days=cfg.hot_po.ship_window_days,
             hot_list_file=hot_list, asn_version=cfg.ship_notice.version,
             ship_from=cfg.ship_notice.ship_from.model_dump(exclude_none=True))
+
+    @property
+    def layer(self) -> str | None:
+        """The guide layer in effect: the configured one, else the one named like the partner if shipped."""
+        if self.guide_layer is not None:
+            return None if self.guide_layer == "none" else self.guide_layer
+        return self.partner if self.partner in shipped_layers() else None
 
     @classmethod
     def findings(cls, path: Path) -> list[ConfigFinding]:

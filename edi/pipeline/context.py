@@ -49,7 +49,7 @@ class PartnerContext:
         self.settings = settings
         self.clock = clock
         self.ims = ims
-        self.validator = X12Validator(default_registry(settings.partner), keep_documents=True)
+        self.validator = X12Validator(default_registry(settings.layer), keep_documents=True)
         self.map_850: CompiledMapping
         self.map_855: CompiledMapping
         self.map_856: CompiledMapping
