@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from edi.errors import CODES, EdiError, explain
-from edi.x12.envelope import VERSIONS_4010_FAMILY, VERSIONS_5010
+from edi.x12.envelope import VERSIONS_5010
 from edi.x12.limits import Limits
 from edi.x12.results import FileReport, Finding, Severity
 
@@ -52,7 +52,7 @@ AcceptVersion = Annotated[list[str] | None, typer.Option(
 
 
 def _limits(accept: list[str] | None) -> Limits:
-    versions = set(VERSIONS_4010_FAMILY)
+    versions = set(Limits().supported_versions)
     for v in accept or []:
         if v == "5010":
             versions |= VERSIONS_5010

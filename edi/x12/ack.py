@@ -29,7 +29,8 @@ _AK404_OK = frozenset(chr(c) for c in range(0x20, 0x7F))
 
 
 def _special(c: str | None) -> bool:
-    return c is not None and len(c) == 1 and 0x20 < ord(c) < 0x7F and not c.isalnum()
+    # control characters are legal delimiters (the partner chose them); space and NUL are not usable
+    return c is not None and len(c) == 1 and 0 < ord(c) < 0x80 and c != " " and not c.isalnum()
 
 
 def reply_delimiters(d: Delimiters) -> Delimiters:

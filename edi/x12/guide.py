@@ -360,6 +360,11 @@ class GuideRegistry:
         """Versions that have at least one guide."""
         return {v for _, v in self._guides}
 
+    def versions_of(self, set_ids: Iterable[str]) -> set[str]:
+        """Versions that have a guide for at least one of ``set_ids``."""
+        wanted = set(set_ids)
+        return {v for s, v in self._guides if s in wanted}
+
     def sets(self, version: str) -> set[str]:
         """Transaction sets with a guide in ``version``."""
         return {s for s, v in self._guides if v == version[:6]}

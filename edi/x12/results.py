@@ -88,10 +88,13 @@ class Finding:
     data_element: str | None = None
     bad_value: str | None = None
     segment_text: str | None = None
+    advice: str | None = None
 
     @property
     def hint(self) -> str:
-        """What to do about it."""
+        """What to do about it: this finding's own advice, else the code's hint."""
+        if self.advice:
+            return self.advice
         info = CODES.get(self.code)
         return info.hint if info else ""
 
