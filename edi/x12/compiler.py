@@ -278,6 +278,11 @@ def check_elements(seg: SegmentDef, raw: str, delims: Delimiters) -> list[Elemen
     return issues
 
 
+def _either(names: list[str], word: str) -> str:
+    """``A``, ``A and B``, ``A, B and C``: a list of element names as the standard's notes read."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {word} {names[-1]}"
+
+
 def _check_syntax(seg: SegmentDef, values: list[str]) -> list[ElementIssue]:
     def has(p: int) -> bool:
         return p - 1 < len(values) and values[p - 1] != ""
@@ -291,23 +296,25 @@ def _check_syntax(seg: SegmentDef, values: list[str]) -> list[ElementIssue]:
     out: list[ElementIssue] = []
     for rule in seg.syntax:
         kind, ps = rule[0], [int(rule[i:i + 2]) for i in range(1, len(rule), 2)]
-        names = ", ".join(f"{seg.xid}{p:02d}" for p in ps)
+        name = [f"{seg.xid}{p:02d}" for p in ps]
         if kind == "P" and any(has(p) for p in ps) and not all(has(p) for p in ps):
             p = next(p for p in ps if not has(p))
-            out.append(ElementIssue(p, None, num(p), "2", f"{names} must be used together ({rule})", None))
+            out.append(ElementIssue(p, None, num(p), "2", f"if any of {_either(name, 'and')} is present, all are "
+                                    f"required ({rule}); {seg.xid}{p:02d} is missing", None))
         elif kind == "R" and not any(has(p) for p in ps):
-            out.append(ElementIssue(ps[0], None, num(ps[0]), "2", f"at least one of {names} is required ({rule})",
-                                    None))
+            out.append(ElementIssue(ps[0], None, num(ps[0]), "2",
+                                    f"at least one of {_either(name, 'or')} is required ({rule})", None))
         elif kind == "E" and sum(has(p) for p in ps) > 1:
             p = [p for p in ps if has(p)][1]
-            out.append(ElementIssue(p, None, num(p), "10", f"only one of {names} may be used ({rule})",
-                                    values[p - 1][:99]))
+            out.append(ElementIssue(p, None, num(p), "10", f"only one of {_either(name, 'or')} may be present "
+                                    f"({rule})", values[p - 1][:99]))
         elif kind == "C" and has(ps[0]) and not all(has(p) for p in ps[1:]):
             p = next(p for p in ps[1:] if not has(p))
-            out.append(ElementIssue(p, None, num(p), "2", f"{seg.xid}{ps[0]:02d} requires {names} ({rule})", None))
+            out.append(ElementIssue(p, None, num(p), "2",
+                                    f"{name[0]} requires {_either(name[1:], 'and')} ({rule})", None))
         elif kind == "L" and has(ps[0]) and not any(has(p) for p in ps[1:]):
             out.append(ElementIssue(ps[1], None, num(ps[1]), "2",
-                                    f"{seg.xid}{ps[0]:02d} requires one of {names} ({rule})", None))
+                                    f"{name[0]} requires at least one of {_either(name[1:], 'or')} ({rule})", None))
     return out
 
 
