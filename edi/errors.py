@@ -61,6 +61,9 @@ CODES: Final[dict[str, CodeInfo]] = {
            "or the connector setting max_file_bytes"),
         _c("PREMATURE_EOF", "file.premature_eof", "the file ends inside an interchange (IEA missing)",
            "the transfer was probably cut; ask for a resend"),
+        _c("LINE_BREAKS_STRIPPED", "file.line_breaks_stripped",
+           "CR/LF inside segments were removed before validation (strip_line_breaks)",
+           "the sender hard-wraps lines (often at 80 columns); harmless while strip_line_breaks is on"),
         _c("INVALID_ENCODING", "file.invalid_encoding", "bytes outside the X12 character set",
            "X12 allows ASCII only; ask the sender to transliterate non-ASCII characters"),
         # interchange level (TA1)

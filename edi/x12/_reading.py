@@ -58,6 +58,10 @@ class _Reader:
         self.seen_interchanges: set[tuple[str, str, str]] = set()
         self._element_messages: dict[tuple[int, str], list[str]] = {}
         self._nodes: list[int] = []
+        self.strip_breaks = v.limits.strip_line_breaks
+        self.breaks_decided = False
+        self.breaks_removed = 0
+        self.first_break: int | None = None
 
     # -- input -----------------------------------------------------------------------------------
 
@@ -86,8 +90,38 @@ class _Reader:
                                  "reading stopped", self.consumed)
             self.report.quarantine = True
             return False
-        self.pending += chunk.decode("latin-1")
+        text = chunk.decode("latin-1")
+        if self.strip_breaks:
+            if not self.breaks_decided:
+                while len(text) < 512 and (more := self.stream.read(self.limits.chunk_bytes)):
+                    self.consumed += len(more)
+                    text += more.decode("latin-1")
+                self._decide_breaks(self.pending + text)
+            if self.strip_breaks:
+                text = self._unwrap(text)
+        self.pending += text
         return True
+
+    def _decide_breaks(self, head: str) -> None:
+        """With ``Limits.strip_line_breaks``: keep the breaks when they are the segment terminator."""
+        self.breaks_decided = True
+        flat = head.lstrip(" \t\r\n\ufeff").removeprefix("\xef\xbb\xbf").replace("\r", "").replace("\n", "")
+        if flat.startswith("ISA") and len(flat) > 105 and flat[105].isalnum():
+            self.strip_breaks = False
+            self.v._file_finding(self.report, "LINE_BREAKS_STRIPPED",
+                                 "strip_line_breaks is on but the segment terminator is a line break: "
+                                 "nothing was removed", 0, Severity.INFO)
+
+    def _unwrap(self, text: str) -> str:
+        """Remove CR/LF (files hard-wrapped at 80 columns), counting them for the report."""
+        n = text.count("\r") + text.count("\n")
+        if not n:
+            return text
+        if self.first_break is None:
+            self.first_break = self.pending_offset + len(self.pending) + min(
+                i for i in (text.find("\r"), text.find("\n")) if i >= 0)
+        self.breaks_removed += n
+        return text.replace("\r", "").replace("\n", "")
 
     def run(self) -> None:
         """Read the whole input."""
@@ -98,6 +132,11 @@ class _Reader:
             first = False
             self._interchange()
         self.report.size = max(self.report.size, self.consumed)
+        if self.breaks_removed:
+            self.v._file_finding(self.report, "LINE_BREAKS_STRIPPED",
+                                 f"{self.breaks_removed} CR/LF characters removed before validation "
+                                 "(strip_line_breaks); byte offsets count the text without them",
+                                 self.first_break, Severity.INFO)
 
     def _find_isa(self, first: bool) -> bool:
         """Position ``pending`` at the next ISA; report what precedes it. False at end of input."""

@@ -25,4 +25,6 @@ class Limits:
     strip_leading_whitespace: bool = True
     trailing_data_is_error: bool = True
     ta1_on_error: bool = True
+    # remove CR/LF wherever they occur (files hard-wrapped at 80 columns) before validation; reported
+    strip_line_breaks: bool = False
     supported_versions: frozenset[str] = CONTROL_VERSIONS
