@@ -165,8 +165,8 @@ class _Envelopes(_Reader):
         grp, ic = self.grp, self.ic
         assert grp is not None
         assert ic is not None
-        if grp.rejected:
-            grp.accepted_sets = 0
+        # accepted_sets stays the number of sets whose AK5 is A (AK904), even when the group is rejected
+        # for its own envelope (GE01/GE02 wrong): the sets themselves were fine
         if self.sink:
             self.sink.group_end(ic, grp)
         self.grp = None

@@ -193,7 +193,7 @@ class GroupResult:
     receiver: str
     included: int = 0
     received: int = 0
-    accepted_sets: int = 0
+    accepted_sets: int = 0  # sets whose AK5 is A (AK904), whatever happens to the group
     ak905: list[str] = field(default_factory=list)
     rejected: bool = False
     acknowledge: bool = True
