@@ -440,14 +440,28 @@ class _Reader:
         self.pending_offset = off
         return None
 
+    def _crossing(self, head: str) -> tuple[int, str]:
+        """Where a segment passes ``max_segment_bytes``: (element position, the segment's start to show).
+
+        ``head`` holds at least the segment's first ``max_segment_bytes`` characters. The start kept
+        ends a little after the element in which the bound is crossed begins, with a NUL so that it
+        never matches its definition.
+        """
+        es = self.delims.element
+        bound = self.limits.max_segment_bytes
+        element = max(head.count(es, 0, bound), 1)
+        begins = head.rfind(es, 0, bound) + 1
+        return element, head[:max(begins + 40, 80)].replace(self.delims.segment, "") + "\x00"
+
     def _overlong(self, raw: str, offset: int, seps: int) -> None:
         length = len(raw)
         sid = raw[:3].partition(self.delims.element)[0]
         cur = self.cur
         if cur is not None:
-            cur.overlong.append((len(cur.segments) + 1, offset, length, seps))
+            element, start = self._crossing(raw)
+            cur.overlong.append((len(cur.segments) + 1, offset, length, seps, element))
             cur.explicit[len(cur.segments)] = offset
-            cur.segments.append(sid + self.delims.element + "\x00")  # placeholder keeps positions
+            cur.segments.append(start)  # stands in for the segment: keeps positions, shows its start
         else:
             self.v._file_finding(self.report, "SEGMENT_TOO_LONG",
                                  f"segment {sid!r} of {length} bytes ({seps} elements) outside a transaction set",
@@ -458,6 +472,7 @@ class _Reader:
         es = self.delims.element
         start = self.pending_offset
         sid = self.pending[:3].partition(es)[0]
+        element, head = self._crossing(self.pending)
         length = 0
         seps = 0
         while True:
@@ -476,9 +491,9 @@ class _Reader:
                 break
         cur = self.cur
         if cur is not None:
-            cur.overlong.append((len(cur.segments) + 1, start, length, seps))
+            cur.overlong.append((len(cur.segments) + 1, start, length, seps, element))
             cur.explicit[len(cur.segments)] = start
-            cur.segments.append(sid + es + "\x00")
+            cur.segments.append(head)
         else:
             self.v._file_finding(self.report, "SEGMENT_TOO_LONG",
                                  f"segment {sid!r} of {length}+ bytes outside a transaction set", start)

@@ -13,6 +13,7 @@ from edi.x12.envelope import (
     Delimiters,
     ascii_digits,
 )
+from edi.x12.guide import CompositeDef, SegmentDef
 from edi.x12.results import (
     ElementNote,
     Finding,
@@ -204,11 +205,7 @@ class _Run(_Envelopes):
             nodes.append(target)
             if t.regex.fullmatch(raw) is None:
                 if k in overlong:
-                    _, _, length, seps = overlong[k]
-                    code = "3" if seps > self.limits.max_elements_per_segment else "5"
-                    msg = (f"{seps} elements, over the bound of {self.limits.max_elements_per_segment}" if code == "3"
-                           else f"segment of {length} bytes, over the bound of {self.limits.max_segment_bytes}")
-                    notes.append(SegmentNote(sid, k, "8", [ElementNote(1, None, None, code, msg)]))
+                    notes.append(self._overlong_note(t.segment, sid, k, overlong[k]))
                     continue
                 issues = check_elements(t.segment, raw, self.delims)
                 if not issues:
@@ -234,6 +231,25 @@ class _Run(_Envelopes):
         elif has_se and not res.ak502:
             cg.learn(nodes)
         self._nodes = nodes
+
+    def _overlong_note(self, seg: SegmentDef, sid: str, k: int, info: tuple[int, int, int, int, int]) -> SegmentNote:
+        """The AK3/AK4 of a segment over a bound: the element in which the bound was crossed."""
+        _, _, length, seps, element = info
+        limits = self.limits
+        if seps > limits.max_elements_per_segment:
+            position, code = limits.max_elements_per_segment + 1, "3"
+            msg = (f"{sid} has {seps} elements, over the bound of {limits.max_elements_per_segment}; "
+                   f"the segment was skipped")
+        else:
+            position, code = element, "5"
+            msg = (f"{sid} is {length} bytes, over the bound of {limits.max_segment_bytes}; the bound is crossed "
+                   f"in {sid}{element:02d}, and the segment was skipped")
+        number = None
+        if position <= len(seg.elements):
+            item = seg.elements[position - 1]
+            number = item.number if isinstance(item, CompositeDef) else item.element.number
+        self._element_messages[(k, sid)] = [msg]
+        return SegmentNote(sid, k, "8", [ElementNote(position, None, number, code, None)])
 
     def _unplaced(self, cg: CompiledGuide, sid: str, k: int, raw: str) -> SegmentNote:
         if sid in cg.ids:

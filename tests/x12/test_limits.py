@@ -91,3 +91,35 @@ def test_max_file_bytes_bounds_a_stream() -> None:
     data = GOOD.read_bytes()
     report = X12Validator(limits=Limits(max_file_bytes=100, chunk_bytes=64)).validate_stream(io.BytesIO(data), "s")
     assert [f.code for f in report.findings][:1] == ["FILE_TOO_LARGE"]
+
+
+@pytest.mark.parametrize("chunk", [256, 1 << 20])
+def test_overlong_segment_names_the_element_where_the_bound_is_crossed(chunk: int) -> None:
+    """A REF over max_segment_bytes is reported at REF03 (DE 352) in the AK4, with the segment's start shown."""
+    from tests.x12._util import acknowledge  # noqa: PLC0415
+    from tests.x12.test_catalogue import BODY, grp, po, tx  # noqa: PLC0415
+
+    body = list(BODY)
+    body[1] = "REF*CR*HOUBX*" + "A" * 5000
+    data = po(groups=[grp([tx(body)])])
+    report, acks = acknowledge(data, limits=Limits(chunk_bytes=chunk))
+    (finding,) = report.findings
+    assert (finding.code, finding.position.element, finding.data_element, finding.ak403) == (
+        "ELEMENT_TOO_LONG", 3, "352", "5")
+    assert "crossed in REF03" in finding.message
+    assert finding.segment_text is not None
+    assert finding.segment_text.startswith("REF*CR*HOUBX*AAAA")
+    assert finding.position.byte_offset == data.index(b"REF*CR*HOUBX*") + len("REF*CR*HOUBX*")
+    (doc,) = acks.values()
+    assert b"AK3*REF*3**8~AK4*3*352*5~" in doc
+
+
+def test_segment_with_too_many_elements_names_the_first_one_over() -> None:
+    """A segment over both bounds with 70 separators is reported at element 65 (over the 64 bound), code 3."""
+    from tests.x12.test_catalogue import BODY, grp, po, tx  # noqa: PLC0415
+
+    body = list(BODY)
+    body[1] = "REF*CR*HOUBX" + "*" + "B" * 60 + "*X" * 68
+    report = X12Validator(limits=Limits(max_segment_bytes=128)).validate_bytes(po(groups=[grp([tx(body)])]), "x")
+    (finding,) = report.findings
+    assert (finding.code, finding.position.element, finding.ak403) == ("ELEMENT_TOO_MANY", 65, "3")
