@@ -356,11 +356,19 @@ def translate(
 
 @mapping_app.command("lint")
 def mapping_lint(paths: Annotated[list[Path], typer.Argument(help="Mapping files or folders.")]) -> None:
-    """Check mapping files: schema, fields, expressions, lookups, codes against the guide."""
+    """Check mapping files (folders are walked, partner by partner): schema, fields, expressions, guide, codes."""
     from edi.mapping import lint_mapping  # noqa: PLC0415
+    from edi.mapping.loader import mapping_files  # noqa: PLC0415
 
-    files = [f for p in paths for f in ([p] if p.is_file() else sorted(p.glob("*.yaml")))]
+    files = []
     problems = 0
+    for p in paths:
+        found = mapping_files(p) if p.exists() else []
+        if not found:
+            problems += 1
+            what = "does not exist" if not p.exists() else "holds no mapping file (*.yaml)"
+            typer.echo(f"{p}: MAP_NOT_FOUND {what}", err=True)
+        files.extend(found)
     for f in files:
         for finding in lint_mapping(f):
             problems += 1
