@@ -13,6 +13,7 @@ and the mandatory segments or loops it skips. Transitions are computed on first 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -38,13 +39,27 @@ _TM_BY_LEN = {
 }
 
 
+@functools.lru_cache(maxsize=64)
 def data_class(delims: Delimiters) -> str:
-    """Regex character class of characters allowed inside an element (printable ASCII, no delimiters)."""
+    """Regex character class of characters allowed inside an element (printable ASCII, no delimiters).
+
+    Written as positive ranges of printable ASCII: a negated class reaching ``\\uffff`` costs the
+    regex compiler a 64k-entry charset per use, which dominated a cold start.
+    """
     excluded = {delims.element, delims.segment, delims.component}
     if delims.repetition:
         excluded.add(delims.repetition)
-    esc = "".join(re.escape(c) for c in sorted(excluded))
-    return f"[^\\x00-\\x1f\\x7f-\\uffff{esc}]"
+    ranges: list[str] = []
+    start = None
+    for code in range(0x20, 0x80):
+        ok = code < 0x7F and chr(code) not in excluded
+        if ok and start is None:
+            start = code
+        elif not ok and start is not None:
+            lo, hi = re.escape(chr(start)), re.escape(chr(code - 1))
+            ranges.append(lo if start == code - 1 else f"{lo}-{hi}")
+            start = None
+    return "[" + "".join(ranges) + "]"
 
 
 def element_pattern(el: ElementDef, dc: str) -> str:
@@ -390,6 +405,8 @@ class CompiledGuide:
         self.seen: set[int] = set()
         self._set_rx: re.Pattern[str] | None = None
         self._set_rx_for: frozenset[int] = frozenset()
+        self._stale = False
+        self.learned = 0
         self.rebuilds = 0
 
     def _flatten(self, loop: LoopDef, parent: Node | None, position: int) -> Node:
@@ -466,7 +483,12 @@ class CompiledGuide:
     MAX_REBUILDS = 32
 
     def learn(self, nodes: list[int]) -> None:
-        """Record the guide positions an accepted set used; the fast pattern grows to cover them."""
+        """Record the guide positions an accepted set used; the fast pattern grows to cover them.
+
+        The pattern is compiled from the second accepted set on: a file with one set never pays for
+        it (a cold one-PO validation), a file with many sets pays once per new shape.
+        """
+        self.learned += 1
         before = len(self.seen)
         self.seen.update(n for n in nodes if n >= 0)
         if len(self.seen) != before:
@@ -476,11 +498,13 @@ class CompiledGuide:
                 while parent is not None and parent.index not in self.seen:
                     self.seen.add(parent.index)
                     parent = parent.parent
-            if self.rebuilds < self.MAX_REBUILDS:
-                # compile now, while the set that taught us is being handled, not on the next one
-                self._set_rx = re.compile(self._set_pattern(), re.DOTALL | re.ASCII)
-                self._set_rx_for = frozenset(self.seen)
-                self.rebuilds += 1
+            self._stale = True
+        if self._stale and self.learned >= 2 and self.rebuilds < self.MAX_REBUILDS:
+            # compile now, while the set that taught us is being handled, not on the next one
+            self._set_rx = re.compile(self._set_pattern(), re.DOTALL | re.ASCII)
+            self._set_rx_for = frozenset(self.seen)
+            self._stale = False
+            self.rebuilds += 1
 
     def accepts(self, segments: list[str]) -> bool:
         """One regex match over a whole set (ST excluded): True only if the set is valid.
