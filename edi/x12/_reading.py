@@ -285,7 +285,9 @@ class _Reader:
         while True:
             if eol and self.pending[:1] in ("\r", "\n"):
                 self._drop(len(self.pending) - len(self.pending.lstrip("\r\n")))
-            text = self.pending
+            # split only up to this interchange's IEA: a chunk holding many small interchanges is
+            # otherwise split again, whole, for each of them
+            text, rest = self._window(self.pending, sep, es)
             parts = text.split(sep)
             tail = parts.pop()
             base = self.pending_offset
@@ -307,12 +309,14 @@ class _Reader:
             if result is not None:
                 consumed, offset = result
                 # IEA (or an ISA without IEA) ended the interchange: keep the rest for the next one
-                self.pending = text[consumed:]
+                self.pending = text[consumed:] + rest
                 self.pending_offset = offset
                 return
             if fast:
-                self.pending = tail
+                self.pending = tail + rest
                 self.pending_offset = base + len(text) - len(tail)
+            elif rest:
+                self.pending += rest
             if len(self.pending) > max_seg:
                 self._skip_overlong_tail(term)
             if not self._read():
@@ -338,6 +342,18 @@ class _Reader:
                 self._missing_iea(self.pending_offset + len(self.pending))
                 self.pending = ""
                 return
+
+    @staticmethod
+    def _window(text: str, sep: str, es: str) -> tuple[str, str]:
+        """``text`` cut after the first IEA segment (and its line ending), and what follows it."""
+        at = text.find(sep + "IEA" + es)
+        if at < 0:
+            return text, ""
+        end = text.find(sep, at + len(sep))
+        if end < 0:
+            return text, ""
+        end += len(sep)
+        return text[:end], text[end:]
 
     def _fast_chunk(self, parts: list[str], text: str, sep: str, base: int, seplen: int, es: str,
                     env2: frozenset[str]) -> tuple[int, int] | None:
