@@ -611,6 +611,10 @@ def main(argv: list[str] | None = None) -> int:
                 per[name] = {"contender": name, "status": "skipped",
                              "reason": "reads one delimiter set; the varied file has several"}
                 continue
+            if name == "edi-cli" and (meta.get("pos") or 0) > 20_000:
+                per[name] = {"contender": name, "status": "skipped",
+                             "reason": "over the default bound of 20,000 sets per group (no CLI option lifts it)"}
+                continue
             if name == "bots" and (isinstance(size, str) or size > args.bots_max):
                 per[name] = {
                     "contender": name,
