@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from edi.x12.validator import X12Validator
 
 _ENV2 = frozenset({"SE", "ST", "GS", "GE", "IS", "IE"})
+_SLICE = 64 * 1024
 _ENV_IDS = frozenset({"SE", "ST", "GS", "GE", "ISA", "IEA"})
 
 
@@ -58,6 +59,9 @@ class _Reader:
         self.seen_interchanges: set[tuple[str, str, str]] = set()
         self._element_messages: dict[tuple[int, str], list[str]] = {}
         self._nodes: list[int] = []
+        self.buf = ""              # the current chunk, decoded, handed out in slices
+        self.buf_pos = 0
+        self.produced = 0          # characters of text produced from the stream before ``buf``
         self.strip_breaks = v.limits.strip_line_breaks
         self.breaks_decided = False
         self.breaks_removed = 0
@@ -75,7 +79,21 @@ class _Reader:
         def _envelope(self, sid: str, raw: str, offset: int) -> bool: ...
 
     def _read(self) -> bool:
-        """Append the next chunk to ``pending``; False at end of input."""
+        """Append the next piece of input to ``pending``; False at end of input.
+
+        The stream is read in ``chunk_bytes`` chunks but handed to ``pending`` in slices of at most
+        ``_SLICE`` characters: work that is proportional to ``pending`` (splitting, and the copy when an
+        interchange ends) then stays small however many interchanges a chunk holds.
+        """
+        if self.buf_pos >= len(self.buf) and not self._fill():
+            return False
+        piece = self.buf[self.buf_pos:self.buf_pos + _SLICE]
+        self.buf_pos += len(piece)
+        self.pending += piece
+        return True
+
+    def _fill(self) -> bool:
+        """Read the next chunk of the stream into ``buf``; False at end of input."""
         if self.eof:
             return False
         chunk = self.stream.read(self.limits.chunk_bytes)
@@ -99,7 +117,8 @@ class _Reader:
                 self._decide_breaks(self.pending + text)
             if self.strip_breaks:
                 text = self._unwrap(text)
-        self.pending += text
+        self.buf, self.buf_pos = text, 0
+        self.produced += len(text)
         return True
 
     def _decide_breaks(self, head: str) -> None:
@@ -118,8 +137,7 @@ class _Reader:
         if not n:
             return text
         if self.first_break is None:
-            self.first_break = self.pending_offset + len(self.pending) + min(
-                i for i in (text.find("\r"), text.find("\n")) if i >= 0)
+            self.first_break = self.produced + min(i for i in (text.find("\r"), text.find("\n")) if i >= 0)
         self.breaks_removed += n
         return text.replace("\r", "").replace("\n", "")
 
