@@ -163,6 +163,25 @@ CODES: Final[dict[str, CodeInfo]] = {
            "ask the partner to resend the PO"),
         _c("BAD_DELIVERY_WINDOW", "mapping.bad_delivery_window", "the ship window ends before it starts",
            "confirm the window in Vendor Central"),
+        # AS2 transport
+        _c("CERT_EXPIRING", "as2.cert_expiring", "an AS2 certificate (ours or the partner's) expires within 30 days",
+           "get the renewed certificate, exchange it with the partner and switch cert_file/partner_cert_file "
+           "before the date; an expired certificate stops every AS2 exchange"),
+        _c("AS2_DELIVERY_FAILED", "as2.delivery_failed", "an AS2 message was not confirmed by a valid MDN",
+           "retried with the same Message-ID and bytes; if it persists check the partner URL, network "
+           "and certificates"),
+        _c("AS2_MDN_PENDING", "as2.mdn_pending", "an AS2 message was posted but its asynchronous MDN has not arrived",
+           "retried; check that the partner can reach our mdn_url"),
+        _c("AS2_MDN_INVALID", "as2.mdn_invalid", "the partner's MDN cannot be read or its signature does not verify",
+           "not counted as delivered; compare the partner certificate (partner_cert_file) with the partner"),
+        _c("AS2_MDN_UNSIGNED", "as2.mdn_unsigned", "the partner sent an unsigned MDN where a signed one was asked for",
+           "not counted as delivered; ask the partner to sign MDNs (or set mdn_signed false if agreed)"),
+        _c("AS2_MIC_MISMATCH", "as2.mic_mismatch", "the MIC in the partner's MDN differs from the one we computed",
+           "not counted as delivered: the partner did not receive what we signed; retried, then investigate"),
+        _c("AS2_MDN_WARNING", "as2.mdn_warning", "the partner's MDN says processed/warning",
+           "not counted as delivered; read the warning with the partner, then resend"),
+        _c("AS2_REJECTED", "as2.rejected", "the partner answered with a negative MDN",
+           "read the disposition (e.g. authentication-failed, decryption-failed), fix it with the partner, resend"),
         # outbound
         _c("OUTBOUND_FORBIDDEN_CHAR", "writer.forbidden_char",
            "an outbound value contains a delimiter or control character",

@@ -6,16 +6,16 @@ error. Bad input never produces a traceback: it produces findings.
 
 from __future__ import annotations
 
-import gc
 import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from edi.errors import CODES, EdiError, explain
+from edi.transports.base import escape_name
 from edi.x12.envelope import VERSIONS_5010
 from edi.x12.limits import Limits
 from edi.x12.results import FileReport, Finding, Severity
@@ -34,19 +34,95 @@ app.add_typer(stock_app, name="stock")
 pack_app = typer.Typer(no_args_is_help=True, help="Pack confirmations (they trigger the 856).")
 app.add_typer(pack_app, name="pack")
 
-DEFAULT_850_MAPPING = Path("mappings/amazon/850_to_sales_order.yaml")
-DataDir = Annotated[Path, typer.Option(help="Data directory (embedded SQLite, archive).", envvar="EDI_DATA_DIR")]
+DataDir = Annotated[Path | None, typer.Option(help="Data directory (default: the config root's data_dir).",
+                                              envvar="EDI_DATA_DIR", show_default=False)]
+_STATE: dict[str, Any] = {"config": None}
 
 
-def _engine(data_dir: Path):
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version  # noqa: PLC0415
+
+        typer.echo(f"edi {version('vendoredi')}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _options(
+    config: Annotated[Path | None, typer.Option(
+        "--config", envvar="EDI_CONFIG", show_default=False,
+        help="Config root (edi.yaml, mappings/, connectors/, schedules/); default: the current directory.")] = None,
+    log_format: Annotated[str | None, typer.Option(
+        "--log-format", help="auto, json or console (default: the root's log_format).", show_default=False)] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """EDI middleware for Amazon Vendor Central: validate, acknowledge, translate, and run as a service."""
+    del version
+    _STATE["config"] = config
+    _STATE["log_format"] = log_format
+
+
+def _root():
+    """The config root in effect, validated whole; its problems are printed as file:line:col and exit 2."""
+    from edi.config.loader import YamlError  # noqa: PLC0415
+    from edi.config.service import load_root, root_from  # noqa: PLC0415
+
+    try:
+        return load_root(root_from(_STATE["config"]))
+    except YamlError as exc:
+        for f in exc.findings:
+            typer.echo(f.one_line() + (f"\n  hint: {f.hint}" if f.hint else ""), err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def _engine(data_dir: Path | None = None, *, create: bool = True):
+    """The store of the config root (or of ``data_dir``); read-only commands never create one."""
     from edi.store import check_durability, ensure_schema, open_engine  # noqa: PLC0415
+    from edi.store.engine import SQLITE_FILE_NAME  # noqa: PLC0415
 
-    engine = open_engine(data_dir=data_dir)
+    url = None
+    if data_dir is None:
+        root = _root()
+        data_dir, url = root.data_dir, root.database_url
+    if url is None and not create and not (data_dir / SQLITE_FILE_NAME).exists() and not _env_url():
+        typer.echo(f"no database in {data_dir}: nothing has run here yet (run `edi daemon --once` or `edi demo`, "
+                   "or pass --config)", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    engine = open_engine(url, data_dir=data_dir)
     ensure_schema(engine, upgrade=True)
     check_durability(engine)
     return engine
 
+
+def _env_url() -> str | None:
+    import os  # noqa: PLC0415
+
+    return os.environ.get("EDI_DATABASE_URL") or None
+
+
+def _partner_settings(partner: str | None):
+    """One partner's settings from the config root (the only one when there is one)."""
+    from edi.config.loader import YamlError  # noqa: PLC0415
+
+    root = _root()
+    try:
+        return root.partner(partner)
+    except YamlError as exc:
+        for f in exc.findings:
+            typer.echo(f"error: {f.code} {f.message}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+_EXCEPTION_KINDS = frozenset((  # noqa: SIM905 - one word per kind reads better as a block
+    # exception-log kinds besides the finding codes of edi.errors.CODES (mapping codes come from the mappings)
+    "ACK_CHECK ACK_MISSING ACK_REJECTED ACK_UNMATCHED ACK_WITH_ERRORS ALLOCATION_MISMATCH ARCHIVE_DAMAGED "
+    "BAD_DELIVERY_WINDOW CFG_CONNECTOR CONTROL_NUMBER_REUSE DEADLINE DEADLINE_MISSED DELIVERY_CONFLICT "
+    "DELIVERY_FAILED DUPLICATE HASH_TOTAL_MISMATCH HOST_KEY_MISMATCH HOT_PO IMS_FILE IMS_UNAVAILABLE INTERNAL_ERROR "
+    "LINE_COUNT_MISMATCH LINES_REJECTED MAPPING MIXED_PARTNERS OVER_ALLOCATION PACK_INVALID PACK_MISMATCH "
+    "PACK_WAITING PARTIAL_DUPLICATE PARTIAL_FILL PRICE_MISMATCH REMOTE_NAME REVISION SKU_MISMATCH TEST_INTERCHANGE "
+    "TRANSPORT_ERROR TRANSPORT_TIMEOUT UNKNOWN_PARTNER UNKNOWN_SHIP_TO UNMAPPED_CODE UNSUPPORTED_UNIT VALIDATION "
+    "VENDOR_CODE_MISSING").split())
 
 AcceptVersion = Annotated[list[str] | None, typer.Option(
     "--accept-version", help="Also accept this ISA12 control version (e.g. 00501); repeatable.")]
@@ -252,85 +328,19 @@ def parse(
 
 
 @app.command()
-def demo(
-    inbound: Annotated[Path, typer.Option(help="Folder of inbound X12 files.")] = Path("samples/inbound"),
-    stock_file: Annotated[Path, typer.Option("--stock", help="Stock CSV for the embedded IMS.")] = Path(
-        "samples/stock.csv"),
-    packs: Annotated[Path, typer.Option(help="Folder of pack confirmations (JSON or CSV).")] = Path("samples/pack"),
-    out: Annotated[Path, typer.Option(help="Folder the outbox writes to (997/855/856).")] = Path("out"),
-    data_dir: Annotated[Path, typer.Option(help="Data directory (embedded SQLite, archive).",
-                                           envvar="EDI_DATA_DIR")] = Path("data"),
-) -> None:
-    """The whole flow on the embedded default: 850s in; 997s, sales orders, 855s and 856s out; a summary."""
-    from rich.console import Console  # noqa: PLC0415
-    from rich.table import Table  # noqa: PLC0415
-    from sqlalchemy import func, select  # noqa: PLC0415
-
-    from edi.pipeline import Pipeline  # noqa: PLC0415
-    from edi.pipeline.ims import EmbeddedIms  # noqa: PLC0415
-    from edi.store import check_durability, ensure_schema, open_engine, transaction  # noqa: PLC0415
-    from edi.store.pipeline_tables import exception_log, outbox, purchase_order, stock  # noqa: PLC0415
-
-    engine = open_engine(data_dir=data_dir)
-    ensure_schema(engine, upgrade=True)
-    check_durability(engine)
-    pipe = Pipeline(engine, data_dir)
-    gc.freeze()  # guides and mappings live as long as the process: keep them out of the collector's scans
-    with transaction(engine) as conn:
-        if not conn.execute(select(func.count()).select_from(stock)).scalar():
-            EmbeddedIms().import_stock(conn, stock_file, pipe.clock())
-    new, dup = pipe.receive_folder(inbound)
-    pipe.process_inbound()
-    pipe.allocate_and_acknowledge()
-    shipped = [d for _, d in pipe.confirm_pack_folder(packs, move=False)]
-    written = pipe.send_outbox(out)
-    pipe.watch_deadlines()
-    console = Console()
-    with engine.connect() as conn:
-        pos = conn.execute(select(purchase_order).order_by(purchase_order.c.id)).all()
-        excs = conn.execute(select(exception_log).where(exception_log.c.status.in_(["open", "info"]))
-                            .order_by(exception_log.c.id)).all()
-        docs = conn.execute(select(outbox.c.kind, func.count()).group_by(outbox.c.kind)).all()
-    t = Table(title="Purchase orders")
-    for col in ("PO", "rev", "state", "hot", "lines", "855 due (UTC)"):
-        t.add_column(col)
-    for r in pos:
-        lines = len(json.loads(r.canonical).get("PO1_loop", []))
-        t.add_row(r.po_number, str(r.revision), r.state, "yes" if r.hot else "", str(lines),
-                  f"{r.deadline_855_at:%Y-%m-%d %H:%M}")
-    console.print(t)
-    e = Table(title="Open exceptions")
-    for col in ("id", "kind", "PO", "line", "message", "hint"):
-        e.add_column(col, overflow="fold")
-    for x in excs:
-        if x.status == "info":
-            continue
-        e.add_row(str(x.id), x.kind, x.po_number or "", x.line_number or "", x.message, x.hint)
-    console.print(e)
-    f = Table(title=f"Files written this run (under {out}/)")
-    for col in ("kind", "file", "bytes"):
-        f.add_column(col)
-    for path in written:
-        f.add_row(path.parent.name, path.name, f"{path.stat().st_size:,}")
-    if written:
-        console.print(f)
-    dups = sum(1 for x in excs if x.status == "info")
-    console.print(f"inbound: {new} new file(s), {dup} already received; {dups} duplicate(s) with no effect; "
-                  f"packs: {', '.join(shipped) or 'none'}")
-    console.print("outbox: " + ", ".join(f"{n} x {k}" for k, n in sorted(docs)) + f"; written this run: {len(written)} "
-                  f"file(s) under {out}/")
-
-
-@app.command()
 def translate(
     file: Annotated[Path, typer.Argument(help="An X12 850 file.")],
-    mapping: Annotated[Path, typer.Option(help="Mapping file.")] = DEFAULT_850_MAPPING,
+    mapping: Annotated[Path | None, typer.Option(help="Mapping file (default: the partner's 850 mapping).",
+                                                 show_default=False)] = None,
+    partner: Annotated[str | None, typer.Option(help="Partner whose mapping applies (when several exist).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Translate each accepted 850 of FILE into a sales order (after validating the whole file)."""
     from edi.mapping import load_mapping  # noqa: PLC0415
     from edi.mapping.testing import translate_file  # noqa: PLC0415
 
+    if mapping is None:
+        mapping = _partner_settings(partner).mappings_dir / "850_to_sales_order.yaml"
     body = translate_file(load_mapping(mapping), file)
     if as_json:
         typer.echo(json.dumps(body, indent=2))
@@ -400,11 +410,12 @@ def mapping_test(
 
 @exceptions_app.command("list")
 def exceptions_list(
-    data_dir: DataDir = Path("data"),
+    data_dir: DataDir = None,
     open_only: Annotated[bool, typer.Option("--open", help="Only open entries.")] = False,
     po: Annotated[str | None, typer.Option("--po", help="Only this PO number.")] = None,
     kind: Annotated[list[str] | None, typer.Option("--kind", help="Only this kind (repeatable), e.g. SKU_MISMATCH.")
                     ] = None,
+    partner: Annotated[str | None, typer.Option("--partner", help="Only this partner's entries.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List exception-log entries, oldest first."""
@@ -412,12 +423,19 @@ def exceptions_list(
 
     from edi.store.pipeline_tables import exception_log as t  # noqa: PLC0415
 
-    with _engine(data_dir).connect() as conn:
+    if kind:
+        unknown = [k for k in kind if k.upper() not in CODES and k.upper() not in _EXCEPTION_KINDS]
+        if unknown:
+            typer.echo(f"unknown kind(s) {', '.join(unknown)}: `edi explain CODE` lists what exists", err=True)
+            raise typer.Exit(EXIT_USAGE)
+    with _engine(data_dir, create=False).connect() as conn:
         q = select(t).order_by(t.c.id)
         if open_only:
             q = q.where(t.c.status == "open")
         if po:
             q = q.where(t.c.po_number == po)
+        if partner:
+            q = q.where(t.c.partner == _partner_settings(partner).partner)
         if kind:
             q = q.where(t.c.kind.in_([k.upper() for k in kind]))
         rows = conn.execute(q).all()
@@ -428,24 +446,26 @@ def exceptions_list(
     for r in rows:
         where = " ".join(x for x in (f"PO {r.po_number}" if r.po_number else "",
                                      f"line {r.line_number}" if r.line_number else "") if x)
-        typer.echo(f"{r.id:>5} {r.status:8} {r.kind:16} {where:24} {r.message}")
+        typer.echo(f"{r.id:>5} {r.status:8} {r.kind:16} {r.partner or '-':10} {where:24} {escape_name(r.message)}")
 
 
 @exceptions_app.command("show")
-def exceptions_show(entry: Annotated[int, typer.Argument(help="Entry id.")], data_dir: DataDir = Path("data")) -> None:
+def exceptions_show(entry: Annotated[int, typer.Argument(help="Entry id.")], data_dir: DataDir = None) -> None:
     """Show one exception-log entry with its hint and resolution."""
     from sqlalchemy import select  # noqa: PLC0415
 
     from edi.store.pipeline_tables import exception_log as t  # noqa: PLC0415
 
-    with _engine(data_dir).connect() as conn:
+    with _engine(data_dir, create=False).connect() as conn:
         r = conn.execute(select(t).where(t.c.id == entry)).first()
     if r is None:
         typer.echo(f"no exception entry {entry}", err=True)
         raise typer.Exit(EXIT_USAGE)
     for k, v in r._mapping.items():
-        if k != "dedupe_key" and v not in (None, ""):
-            typer.echo(f"{k:12} {v}")
+        if k not in ("dedupe_key", "detail") and v not in (None, ""):
+            typer.echo(f"{k:12} {escape_name(str(v))}")
+    if r.detail:
+        typer.echo(f"detail:\n{r.detail}")
 
 
 @exceptions_app.command("resolve")
@@ -453,7 +473,7 @@ def exceptions_resolve(
     entry: Annotated[int, typer.Argument(help="Entry id.")],
     note: Annotated[str, typer.Option("--note", help="Why it is resolved (required).")],
     by: Annotated[str, typer.Option("--by", help="Who resolves it.", envvar="USER")] = "operator",
-    data_dir: DataDir = Path("data"),
+    data_dir: DataDir = None,
 ) -> None:
     """Mark an entry resolved, with who, when and why."""
     from datetime import UTC, datetime  # noqa: PLC0415
@@ -474,7 +494,7 @@ def exceptions_resolve(
 
 @stock_app.command("import")
 def stock_import(file: Annotated[Path, typer.Argument(help="CSV with sku,on_hand[,discontinued].")],
-                 data_dir: DataDir = Path("data")) -> None:
+                 data_dir: DataDir = None) -> None:
     """Load or replace stock rows of the embedded IMS."""
     from datetime import UTC, datetime  # noqa: PLC0415
 
@@ -488,15 +508,32 @@ def stock_import(file: Annotated[Path, typer.Argument(help="CSV with sku,on_hand
 
 @pack_app.command("confirm")
 def pack_confirm(file: Annotated[Path, typer.Argument(help="Pack confirmation (JSON or CSV).")],
-                 data_dir: DataDir = Path("data"),
-                 out: Annotated[Path, typer.Option(help="Folder the outbox writes to.")] = Path("out")) -> None:
-    """Apply a pack confirmation: checks against the sent 855s, then the 856 (written to OUT)."""
-    from edi.pipeline import Pipeline  # noqa: PLC0415
+                 partner: Annotated[str | None, typer.Option(help="The partner (needed when several exist).")]
+                 = None) -> None:
+    """Apply a pack confirmation: checks against the sent 855s, then the 856 into the outbox.
 
-    pipe = Pipeline(_engine(data_dir), data_dir)
-    disposition = pipe.confirm_pack(file.read_bytes(), file.name)
-    written = pipe.send_outbox(out)
-    typer.echo(f"{file}: {disposition}" + "".join(f"\nwrote {p}" for p in written))
+    The 856 is delivered by the next cycle (or `edi daemon --once`) through the PO's connector.
+    """
+    from edi.jobs import open_service  # noqa: PLC0415
+    from edi.pipeline import outbound  # noqa: PLC0415
+    from edi.pipeline.records import ExceptionEntry  # noqa: PLC0415
+
+    root = _root()
+    settings = _partner_settings(partner)
+    svc = open_service(root)
+    ctx = svc.runtime.context(settings.partner)
+    disposition = outbound.confirm_pack(ctx, file.read_bytes(), file.name)
+    typer.echo(f"{file}: {disposition}")
+    if disposition not in ("shipped", "duplicate"):
+        from sqlalchemy import select  # noqa: PLC0415
+
+        from edi.store.pipeline_tables import exception_log as t  # noqa: PLC0415
+
+        with svc.engine.connect() as conn:
+            for r in conn.execute(select(t).where(t.c.status == "open", t.c.kind.in_(
+                    ["PACK_INVALID", "PACK_MISMATCH", "PACK_WAITING", "OUTBOUND_FORBIDDEN_CHAR"])).order_by(t.c.id)):
+                typer.echo(f"  {r.kind}: {escape_name(r.message)}" + (f"\n    hint: {r.hint}" if r.hint else ""))
+        del ExceptionEntry
     raise typer.Exit(EXIT_OK if disposition in ("shipped", "duplicate") else EXIT_REJECTED)
 
 
@@ -513,17 +550,14 @@ def explain_cmd(code: Annotated[str, typer.Argument(help="A finding code, e.g. S
 
 
 @db_app.command("upgrade")
-def db_upgrade(data_dir: Annotated[Path | None, typer.Option(help="Data directory.", envvar="EDI_DATA_DIR")] = None,
-               ) -> None:
+def db_upgrade(data_dir: DataDir = None) -> None:
     """Create or upgrade the database schema (back up first)."""
-    from edi.store import ensure_schema, open_engine  # noqa: PLC0415
-
-    engine = open_engine(data_dir=data_dir)
-    ensure_schema(engine, upgrade=True)
+    engine = _engine(data_dir)
     typer.echo(f"database at {engine.url.render_as_string(hide_password=True)} is up to date")
 
 
 from edi.cli import orders as _orders  # noqa: E402, F401 - registers the po, report and partner commands
+from edi.cli import service as _service  # noqa: E402, F401 - registers init, demo, daemon, status, check-config
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from edi.cli import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, DataDir, _engine, app
+from edi.cli import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, DataDir, _engine, _partner_settings, _root, app
 
 po_app = typer.Typer(no_args_is_help=True, help="Purchase orders: show one's history, replay a held one.")
 app.add_typer(po_app, name="po")
@@ -17,28 +17,22 @@ app.add_typer(report_app, name="report")
 partner_app = typer.Typer(no_args_is_help=True, help="Trading-partner settings (partner.yaml).")
 app.add_typer(partner_app, name="partner")
 
-PartnerDir = Annotated[Path, typer.Option(help="The partner's mappings folder (with partner.yaml).",
-                                          envvar="EDI_PARTNER_DIR")]
-DEFAULT_PARTNER_DIR = Path("mappings/amazon")
-
-
-def _pipeline(data_dir: Path, partner_dir: Path):
-    from edi.config.partner import PartnerSettings  # noqa: PLC0415
-    from edi.pipeline import Pipeline  # noqa: PLC0415
-
-    return Pipeline(_engine(data_dir), data_dir, PartnerSettings.load(partner_dir))
+Partner = Annotated[str | None, typer.Option("--partner", help="The partner (needed when the root has several).",
+                                             show_default=False)]
 
 
 @po_app.command("show")
 def po_show(po_number: Annotated[str, typer.Argument(help="Vendor Central PO number (BEG03).")],
-            data_dir: DataDir = Path("data"), partner_dir: PartnerDir = DEFAULT_PARTNER_DIR,
+            data_dir: DataDir = None, partner: Partner = None,
             as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
-    """Why a PO is where it is: every version, state transitions, line trail and exceptions."""
-    from edi.config.partner import PartnerSettings  # noqa: PLC0415
+    """Why a PO is where it is: every version, state transitions, line trail and exceptions.
+
+    Example: edi po show 3K7QW2PE
+    """
     from edi.pipeline.reports import po_story  # noqa: PLC0415
 
-    partner = PartnerSettings.load(partner_dir).partner
-    with _engine(data_dir).connect() as conn:
+    partner = _partner_settings(partner).partner
+    with _engine(data_dir, create=False).connect() as conn:
         story = po_story(conn, partner, po_number)
     if not story:
         typer.echo(f"no PO {po_number} for partner {partner}", err=True)
@@ -69,40 +63,57 @@ def po_show(po_number: Annotated[str, typer.Argument(help="Vendor Central PO num
 def po_replay(po_number: Annotated[str, typer.Argument(help="Vendor Central PO number (BEG03).")],
               note: Annotated[str, typer.Option("--note", help="What was fixed (required; goes into the log).")],
               by: Annotated[str, typer.Option("--by", help="Who replays it.", envvar="USER")] = "operator",
-              data_dir: DataDir = Path("data"), partner_dir: PartnerDir = DEFAULT_PARTNER_DIR,
-              out: Annotated[Path, typer.Option(help="Folder the outbox writes to.")] = Path("out")) -> None:
-    """Replay a held PO after fixing its cause: re-map, re-allocate or re-check, never duplicate."""
-    from edi.pipeline.runner import ReplayRefusedError  # noqa: PLC0415
+              partner: Partner = None) -> None:
+    """Replay a held PO after fixing its cause: re-map, re-allocate or re-check, never duplicate.
+
+    Only this PO moves on (its 855 and a waiting 856 of its own); its documents are delivered through
+    its connector right away. Example: edi po replay 3K7QW2PE --note "added UPC to sku-xref.csv"
+    """
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from edi import jobs  # noqa: PLC0415
+    from edi.pipeline import outbound, support  # noqa: PLC0415
+    from edi.pipeline.support import ReplayRefusedError  # noqa: PLC0415
+    from edi.store.pipeline_tables import purchase_order as po  # noqa: PLC0415
 
     if not note.strip():
         typer.echo("--note must say what was fixed", err=True)
         raise typer.Exit(EXIT_USAGE)
-    pipe = _pipeline(data_dir, partner_dir)
+    svc = jobs.open_service(_root())
+    ctx = svc.runtime.context(_partner_settings(partner).partner)
     try:
-        outcome = pipe.replay(po_number, by, note)
+        outcome = support.replay(ctx, po_number, by, note)
     except ReplayRefusedError as exc:
         typer.echo(f"PO {po_number}: not replayed: {exc}", err=True)
         raise typer.Exit(EXIT_REJECTED) from None
-    pipe.allocate_and_acknowledge()
-    written = pipe.send_outbox(out)
-    typer.echo(f"PO {po_number}: {outcome}" + "".join(f"\nwrote {p}" for p in written))
+    with svc.engine.connect() as conn:
+        row = conn.execute(select(po.c.id, po.c.revision).where(po.c.partner == ctx.partner,
+                                                                 po.c.po_number == po_number)
+                           .order_by(po.c.revision.desc())).first()
+    subjects: list[str] = []
+    if row is not None:
+        outbound.acknowledge(ctx, po_id=row.id)
+        subjects = [f"{po_number}/{row.revision}"]
+        subjects += [sid for sid, _ in outbound.retry_waiting_packs(ctx, po_number=po_number)]
+    sent = jobs.deliver_subjects(svc, ctx.partner, subjects)  # this PO's documents only, nothing else
+    typer.echo(f"PO {po_number}: {outcome}" + (f"\n{sent} document(s) delivered" if sent else ""))
     raise typer.Exit(EXIT_REJECTED if outcome.startswith("still held") else EXIT_OK)
 
 
 @report_app.command("fill-rate")
-def report_fill_rate(data_dir: DataDir = Path("data"), partner_dir: PartnerDir = DEFAULT_PARTNER_DIR,
+def report_fill_rate(data_dir: DataDir = None, partner: Partner = None,
                      hot: Annotated[bool, typer.Option("--hot", help="Only hot POs.")] = False,
                      as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
                      ) -> None:
     """Fill rate per acknowledged PO and overall: units accepted and shipped / units requested."""
-    from edi.config.partner import PartnerSettings  # noqa: PLC0415
     from edi.mapping import load_mapping  # noqa: PLC0415
     from edi.mapping.views import accepted_codes  # noqa: PLC0415
     from edi.pipeline.reports import fill_rates  # noqa: PLC0415
 
-    settings = PartnerSettings.load(partner_dir)
-    codes = {k: str(v) for k, v in load_mapping(partner_dir / "sales_order_to_855.yaml").spec.constants.items()}
-    with _engine(data_dir).connect() as conn:
+    settings = _partner_settings(partner)
+    codes = {k: str(v) for k, v in load_mapping(settings.mappings_dir / "sales_order_to_855.yaml").spec.constants
+             .items()}
+    with _engine(data_dir, create=False).connect() as conn:
         rates = fill_rates(conn, settings.partner, accepted_codes(codes), hot_only=hot)
     req = sum(r.requested for r in rates)
     acc = sum(r.accepted for r in rates)
@@ -125,12 +136,17 @@ def report_fill_rate(data_dir: DataDir = Path("data"), partner_dir: PartnerDir =
 
 
 @partner_app.command("check")
-def partner_check(partner_dir: Annotated[Path, typer.Argument(help="The partner's mappings folder.")]
-                  = DEFAULT_PARTNER_DIR) -> None:
+def partner_check(partner_dir: Annotated[Path | None, typer.Argument(
+        help="The partner's mappings folder (default: every partner of the config root).", show_default=False)]
+        = None) -> None:
     """Validate partner.yaml (every problem with file:line:col) and show the settings in effect."""
     from edi.config.loader import YamlError  # noqa: PLC0415
     from edi.config.partner import PartnerSettings  # noqa: PLC0415
 
+    if partner_dir is None:
+        for each in _root().partners.values():
+            partner_check(each.mappings_dir)
+        return
     try:
         s = PartnerSettings.load(partner_dir)
     except YamlError as exc:

@@ -7,6 +7,9 @@ backorder policy, the 856 version and the ship-from party. The 855 status-code f
 
 ```yaml
 partner: amazon
+interchange:                # which interchanges are this partner's (ISA05/06 and ISA07/08 as QQ/ID)
+  partner_ids: [ZZ/AMAZON]
+  our_ids: [ZZ/VENDORCO]
 test_interchanges: ignore   # ISA15 T: 997 sent, no order (process: treat as real, on a test connection)
 acknowledgement:
   deadline_hours: 24        # Amazon expects the 855 within 24 h of the 850
@@ -104,10 +107,23 @@ class ShipNoticeSettings(_Section):
     ship_from: ShipFrom = ShipFrom(name="VENDOR DC")
 
 
+_ISA_ID = r"^[0-9A-Z]{2}/[^/\s][^/]{0,14}$"
+
+
+class InterchangeSettings(_Section):
+    """Which interchanges belong to this partner: ISA sender and receiver, written ``QQ/ID`` (``ZZ/AMAZON``)."""
+
+    partner_ids: tuple[Annotated[str, Field(pattern=_ISA_ID)], ...] = Field(
+        default=(), description="ISA05/ISA06 the partner sends from; an interchange from one of them is theirs")
+    our_ids: tuple[Annotated[str, Field(pattern=_ISA_ID)], ...] = Field(
+        default=(), description="ISA07/ISA08 the partner sends to (empty: any)")
+
+
 class PartnerFile(_Section):
     """The schema of ``partner.yaml``."""
 
     partner: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    interchange: InterchangeSettings = InterchangeSettings()
     test_interchanges: Literal["ignore", "process"] = "ignore"
     acknowledgement: AckSettings = AckSettings()
     hot_po: HotPoSettings = HotPoSettings()
@@ -127,6 +143,8 @@ class PartnerSettings:
     partner: str = "amazon"
     mappings_dir: Path = Path("mappings/amazon")
     test_interchanges: str = PartnerFile.model_fields["test_interchanges"].default
+    partner_ids: tuple[str, ...] = ()
+    our_ids: tuple[str, ...] = ()
     deadline_hours: int = _ACK.deadline_hours
     alarm_hours: int = _ACK.alarm_hours
     backorders: str = _ACK.backorders
@@ -158,6 +176,8 @@ class PartnerSettings:
                                            "create it (one PO number per line) or remove the setting", str(path))])
         return cls(
             partner=cfg.partner, mappings_dir=mappings_dir, test_interchanges=cfg.test_interchanges,
+            partner_ids=tuple(i.upper() for i in cfg.interchange.partner_ids),
+            our_ids=tuple(i.upper() for i in cfg.interchange.our_ids),
             deadline_hours=cfg.acknowledgement.deadline_hours, alarm_hours=cfg.acknowledgement.alarm_hours,
             backorders=cfg.acknowledgement.backorders, price_mismatch=cfg.acknowledgement.price_mismatch,
             reject_unknown_items_at_hours=cfg.acknowledgement.reject_unknown_items_at_hours,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from edi.errors import DocumentError, RetriableError
 from edi.model import Allocation, AllocationLine, SalesOrder
@@ -49,6 +49,20 @@ def order_key(order: SalesOrder) -> str:
     return f"{order.partner}_{order.vendor_central_po_number}_{order.revision}"
 
 
+def order_file_stem(order: SalesOrder) -> str:
+    """``order_key`` fit for a file name: partner, PO number and revision joined by ``_``, each part with
+    every byte outside ``A-Z a-z 0-9 -`` percent-encoded.
+
+    The PO number is partner data (``AB/../CD`` is a valid BEG03): it never becomes a path, and two
+    different keys never share a file name (the encoding is reversible).
+    """
+    def safe(part: str) -> str:
+        return "".join(c if c.isascii() and (c.isalnum() or c == "-") else "".join(f"%{b:02X}" for b in c.encode())
+                       for c in part)
+
+    return "_".join(safe(p) for p in (order.partner, order.vendor_central_po_number, str(order.revision)))
+
+
 class EmbeddedIms:
     """Allocates from the ``stock`` table; the available quantity is on hand minus allocated."""
 
@@ -81,20 +95,27 @@ class EmbeddedIms:
         return self.allocate(conn, order, now)
 
     def allocate(self, conn: Connection, order: SalesOrder, now: datetime) -> Allocation:
-        """Allocate each line from available stock; the rest is backordered (CSH*Y) or unavailable."""
+        """Allocate each line from available stock; the rest is backordered (CSH*Y) or unavailable.
+
+        The order's stock rows are read in one statement and locked in SKU order (two workers
+        allocating overlapping SKUs then queue instead of deadlocking); the new allocated totals are
+        written in one executemany.
+        """
+        skus = sorted({line.sku for line in order.lines})
+        rows = {r.sku: r for r in conn.execute(_STOCK_ROWS, {"skus": skus})}
+        taken: dict[str, int] = {}
         lines = []
         for line in order.lines:
-            row = conn.execute(select(stock).where(stock.c.sku == line.sku)).first()
+            row = rows.get(line.sku)
             if row is None or row.discontinued:
                 lines.append(AllocationLine(line_number=line.line_number, allocated=0, unavailable=line.quantity,
                                             reason="invalid_item" if row is None else "discontinued"))
                 continue
-            available = max(row.on_hand - row.allocated, 0)
+            available = max(row.on_hand - row.allocated - taken.get(line.sku, 0), 0)
             take = min(available, line.quantity)
             rest = line.quantity - take
             if take:
-                conn.execute(update(stock).where(stock.c.sku == line.sku).values(
-                    allocated=stock.c.allocated + take, updated_at=now))
+                taken[line.sku] = taken.get(line.sku, 0) + take
             lines.append(AllocationLine(
                 line_number=line.line_number, allocated=take,
                 backordered=rest if order.backorder_allowed else 0,
@@ -102,8 +123,16 @@ class EmbeddedIms:
                 reason=None if not rest else "out_of_stock",
                 expected_ship_date=now.date(),
                 backorder_date=None))
+        if taken:
+            conn.execute(_ADD_ALLOCATED, [{"k": sku, "n": n, "now": now} for sku, n in taken.items()])
         return Allocation(partner=order.partner, vendor_central_po_number=order.vendor_central_po_number,
                           revision=order.revision, allocated_at=now, lines=tuple(lines))
+
+
+_STOCK_ROWS = (select(stock).where(stock.c.sku.in_(bindparam("skus", expanding=True))).order_by(stock.c.sku)
+               .with_for_update())
+_ADD_ALLOCATED = (update(stock).where(stock.c.sku == bindparam("k"))
+                  .values(allocated=stock.c.allocated + bindparam("n"), updated_at=bindparam("now")))
 
 
 class FilesIms:
@@ -127,7 +156,7 @@ class FilesIms:
         """Write the sales order file unless it is already there."""
         del conn
         key = order_key(order)
-        target = self.orders_dir / f"{key}.json"
+        target = self.orders_dir / f"{order_file_stem(order)}.json"
         try:
             if not target.exists():
                 write_durably(target, order.model_dump_json(indent=2).encode("utf-8"))
@@ -139,8 +168,7 @@ class FilesIms:
     def allocation_for(self, conn: Connection, order: SalesOrder, now: datetime) -> Allocation | None:
         """Read the IMS's answer for ``order`` if it has arrived; a bad file is moved aside."""
         del conn, now
-        key = order_key(order)
-        path = self.allocations_dir / f"{key}.json"
+        path = self.allocations_dir / f"{order_file_stem(order)}.json"
         try:
             if not path.exists():
                 return None

@@ -9,7 +9,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from edi.store.bulk import bulk_insert
 from edi.store.pipeline_tables import exception_log, po_line_trail, po_transition, purchase_order
@@ -72,6 +74,8 @@ class ExceptionEntry:
     key: str | None = None
     info: bool = False
     """Recorded for the audit only (a duplicate with no effect): status ``info``, never ``open``."""
+    detail: str | None = None
+    """A traceback for INTERNAL_ERROR (never a payload)."""
 
     def dedupe_key(self) -> str:
         """One open entry per (kind, partner, PO, line, key); a long key is shortened with its hash (fits 200)."""
@@ -83,26 +87,44 @@ class ExceptionEntry:
 
 def raise_exception(conn: Connection, entry: ExceptionEntry, now: datetime) -> bool:
     """Record ``entry`` unless the same problem is already logged; True when a new row was written."""
-    key = entry.dedupe_key()
-    exists = conn.execute(select(exception_log.c.id).where(exception_log.c.dedupe_key == key)).first()
-    if exists is not None:
-        return False
-    conn.execute(insert(exception_log).values(
-        kind=entry.kind, partner=entry.partner, po_number=entry.po_number, line_number=entry.line_number,
-        message=entry.message, hint=entry.hint, dedupe_key=key, status="info" if entry.info else "open",
-        created_at=now))
-    return True
+    values = {"kind": entry.kind, "partner": entry.partner, "po_number": entry.po_number,
+              "line_number": entry.line_number, "message": entry.message, "hint": entry.hint,
+              "dedupe_key": entry.dedupe_key(), "status": "info" if entry.info else "open", "created_at": now,
+              "detail": entry.detail}
+    # one statement: an entry already there (or raised by another worker at the same moment) is a no-op
+    stmt = _RAISE.get(conn.dialect.name)
+    if stmt is None:
+        if conn.execute(select(exception_log.c.id).where(exception_log.c.dedupe_key == values["dedupe_key"])).first():
+            return False
+        stmt = insert(exception_log).returning(exception_log.c.id)
+    return conn.execute(stmt, values).scalar_one_or_none() is not None
 
 
-def transition(conn: Connection, po_id: int, to: POState, reason: str, now: datetime) -> None:
-    """Move a PO to ``to`` (checked against ``ALLOWED``) and write the audit row."""
-    row = conn.execute(select(purchase_order.c.state).where(purchase_order.c.id == po_id)).one()
-    current = POState(row.state)
+_RAISE: dict[str, Any] = {
+    "postgresql": pg_insert(exception_log).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    .returning(exception_log.c.id),
+    "sqlite": sqlite_insert(exception_log).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    .returning(exception_log.c.id),
+}
+_CURRENT_STATE = select(purchase_order.c.state).where(purchase_order.c.id == bindparam("po_id"))
+_SET_STATE = (update(purchase_order).where(purchase_order.c.id == bindparam("po_id"))
+              .values(state=bindparam("to_state"), updated_at=bindparam("now")))
+_AUDIT = insert(po_transition)
+
+
+def transition(conn: Connection, po_id: int, to: POState, reason: str, now: datetime, *,
+               current: POState | None = None) -> None:
+    """Move a PO to ``to`` (checked against ``ALLOWED``) and write the audit row.
+
+    ``current`` may be given by a caller that holds the row locked and knows its state (saves a read).
+    """
+    if current is None:
+        current = POState(conn.execute(_CURRENT_STATE, {"po_id": po_id}).scalar_one())
     if to not in ALLOWED[current] and to is not current:
         raise TransitionError(f"PO record {po_id}: {current} -> {to} is not allowed")
-    conn.execute(update(purchase_order).where(purchase_order.c.id == po_id).values(state=to.value, updated_at=now))
-    conn.execute(insert(po_transition).values(po_id=po_id, at=now, from_state=current.value, to_state=to.value,
-                                              reason=reason))
+    conn.execute(_SET_STATE, {"po_id": po_id, "to_state": to.value, "now": now})
+    conn.execute(_AUDIT, {"po_id": po_id, "at": now, "from_state": current.value, "to_state": to.value,
+                          "reason": reason})
 
 
 def trail_rows(po_id: int, stage: str, lines: dict[str, Any], now: datetime) -> list[dict[str, Any]]:

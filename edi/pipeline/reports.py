@@ -76,14 +76,17 @@ def fill_rates(conn: Connection, partner: str, accepted_codes: frozenset[str], *
 def _documents(conn: Connection, partner: str, po: Any) -> list[dict[str, Any]]:
     """The 997 of the PO's interchange, its 855 and the 856s of shipments that carry it: was it sent, when."""
     subjects = [f"{po.po_number}/{po.revision}"]
-    isa13 = conn.execute(select(interchange.c.isa13).where(interchange.c.id == po.interchange_id)).scalar()
+    ic = conn.execute(select(interchange.c.isa13, interchange.c.sender).where(
+        interchange.c.id == po.interchange_id)).first()
+    answers = f"{ic.sender}/{ic.isa13}/" if ic is not None else None
     shipments = [r.shipment_id for r in conn.execute(select(shipment.c.shipment_id, shipment.c.pack).where(
         shipment.c.partner == partner, shipment.c.state == "shipped"))
         if any(i.vendor_central_po_number == po.po_number for c in PackConfirmation.model_validate_json(r.pack).cartons
                for i in c.items)]
     q = select(outbox).where(outbox.c.partner == partner).order_by(outbox.c.id)
     rows = conn.execute(q.where(
-        (outbox.c.subject.in_(subjects + shipments)) | (outbox.c.subject.like(f"{isa13}/%") if isa13 else False)))
+        (outbox.c.subject.in_(subjects + shipments))
+        | (outbox.c.subject.startswith(answers, autoescape=True) if answers else False)))
     return [{"kind": r.kind, "file": r.filename, "isa13": f"{r.isa13:09d}", "created_at": r.created_at.isoformat(),
              "sent_at": r.sent_at.isoformat() if r.sent_at else None, "attempts": r.attempts,
              "partner_997": r.ack_status} for r in rows]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import (
     BigInteger,
@@ -31,6 +31,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     insert,
     select,
     text,
@@ -176,24 +177,33 @@ def _ensure_counter(conn: Connection, pair: dict[str, str], kind: Kind, now: dat
     _insert_ignoring_conflict(conn, {**pair, "kind": kind, "last_value": 0, "updated_at": now})
 
 
+def _statements() -> tuple[Any, Any]:
+    """The lock and bump statements, built once with bound parameters (they run twice per reservation)."""
+    col = control_number.c
+    match = and_(*(control_number.c[name] == bindparam(f"p_{name}") for name in _PAIR_COLUMNS),
+                 col.kind == bindparam("p_kind"))
+    lock = select(col.last_value, col.wrap_at).where(match).with_for_update()
+    bump = (update(control_number).where(match, col.last_value == bindparam("p_old"))
+            .values(last_value=bindparam("p_new"), updated_at=bindparam("p_now")))
+    return lock, bump
+
+
+_LOCK, _BUMP = _statements()
+
+
 def _advance(conn: Connection, pair: dict[str, str], kind: Kind, count: int, now: datetime) -> list[int]:
     """Lock the counter row, advance it by ``count`` and return the numbers handed out, in order."""
-    col = control_number.c
-    locked = select(col.last_value, col.wrap_at).where(_counter_filter(pair, kind)).with_for_update()
-    row = conn.execute(locked).one_or_none()
+    params = {f"p_{k}": v for k, v in pair.items()} | {"p_kind": kind}
+    row = conn.execute(_LOCK, params).one_or_none()
     if row is None:
         _ensure_counter(conn, pair, kind, now)
-        row = conn.execute(locked).one()
+        row = conn.execute(_LOCK, params).one()
     old_last, wrap_at = int(row.last_value), int(row.wrap_at)
     if count > wrap_at:
         raise ValueError(f"cannot reserve {count} {kind} numbers at once: counter wraps at {wrap_at}")
     numbers = [(old_last + k) % wrap_at + 1 for k in range(count)]
     # The WHERE on the old value makes a lost update impossible even without the row lock.
-    updated = conn.execute(
-        update(control_number)
-        .where(_counter_filter(pair, kind), col.last_value == old_last)
-        .values(last_value=numbers[-1], updated_at=now)
-    )
+    updated = conn.execute(_BUMP, params | {"p_old": old_last, "p_new": numbers[-1], "p_now": now})
     if updated.rowcount != 1:
         raise StoreBusyError(f"{kind} counter changed concurrently; retry the transaction")
     if old_last + count > wrap_at:
@@ -209,6 +219,9 @@ def _advance(conn: Connection, pair: dict[str, str], kind: Kind, count: int, now
             },
         )
     return numbers
+
+
+_RESERVATION = insert(control_number_reservation).returning(control_number_reservation.c.id)
 
 
 def reserve(
@@ -252,20 +265,16 @@ def reserve(
     with translate_busy():
         (isa13,) = _advance(conn, pair, "ISA", 1, now)
         group_numbers = tuple(_advance(conn, pair, "GS", groups, now)) if groups else ()
-        reservation_id = conn.execute(
-            insert(control_number_reservation)
-            .values(
-                **pair,
-                isa13=isa13,
-                gs06=group_numbers[0] if group_numbers else None,
-                gs06_last=group_numbers[-1] if group_numbers else None,
-                st02_first=1 if group_numbers else None,
-                st02_last=sets_per_group if group_numbers else None,
-                reserved_at=now,
-                purpose=purpose,
-            )
-            .returning(control_number_reservation.c.id)
-        ).scalar_one()
+        reservation_id = conn.execute(_RESERVATION, {
+            **pair,
+            "isa13": isa13,
+            "gs06": group_numbers[0] if group_numbers else None,
+            "gs06_last": group_numbers[-1] if group_numbers else None,
+            "st02_first": 1 if group_numbers else None,
+            "st02_last": sets_per_group if group_numbers else None,
+            "reserved_at": now,
+            "purpose": purpose,
+        }).scalar_one()
     return Reservation(
         isa13=isa13,
         group_numbers=group_numbers,

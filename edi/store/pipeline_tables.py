@@ -35,8 +35,11 @@ inbound_file = Table(
     Column("received_at", UTCDateTime, nullable=False),
     Column("disposition", String(32), nullable=False, comment="new | duplicate_transport | quarantined | processed"),
     Column("processed_at", UTCDateTime, nullable=True),
+    Column("partner", String(32), nullable=True),
+    Column("transport_key", String(200), nullable=True, comment="AS2 Message-ID; unique per connector"),
     UniqueConstraint("sha256", name="uq_inbound_file_sha256"),
 )
+Index("uq_inbound_file_transport_key", inbound_file.c.connector, inbound_file.c.transport_key, unique=True)
 
 inbound_duplicate = Table(
     "inbound_duplicate", metadata,
@@ -123,6 +126,9 @@ outbox = Table(
     Column("ack_status", String(24), nullable=True,
            comment="the partner's 997: accepted | accepted_with_errors | partial | rejected | overdue"),
     Column("acked_at", UTCDateTime, nullable=True),
+    Column("connector", String(64), nullable=True, comment="the destination that delivers it"),
+    Column("failures", Integer, nullable=False, default=0, server_default="0"),
+    Column("last_error", Text, nullable=True),
     UniqueConstraint("kind", "subject", name="uq_outbox_subject"),
 )
 
@@ -141,6 +147,7 @@ exception_log = Table(
     Column("resolved_at", UTCDateTime, nullable=True),
     Column("resolved_by", String(64), nullable=True),
     Column("resolution", Text, nullable=True),
+    Column("detail", Text, nullable=True, comment="traceback of an INTERNAL_ERROR"),
     UniqueConstraint("dedupe_key", name="uq_exception_log_dedupe_key"),
 )
 Index("ix_exception_log_status", exception_log.c.status)
@@ -166,5 +173,33 @@ shipment = Table(
     UniqueConstraint("partner", "shipment_id", name="uq_shipment_partner_id"),
 )
 
+lease = Table(
+    "lease", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(100), nullable=False),
+    Column("acquired_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+daemon = Table(
+    "daemon", metadata,
+    Column("id", String(100), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+    Column("stopped_at", UTCDateTime, nullable=True),
+)
+
+connector_status = Table(
+    "connector_status", metadata,
+    Column("connector", String(64), primary_key=True),
+    Column("last_poll_at", UTCDateTime, nullable=True),
+    Column("last_success_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("last_error_at", UTCDateTime, nullable=True),
+    Column("files_taken", BigInteger, nullable=False, default=0, server_default="0"),
+)
+
 PIPELINE_TABLES = (inbound_file, inbound_duplicate, interchange, purchase_order, po_transition, po_line_trail,
-                   outbox, exception_log, stock, shipment)
+                   outbox, exception_log, stock, shipment, lease, daemon, connector_status)

@@ -35,6 +35,8 @@ __all__ = [
     "InboundSink",
     "Received",
     "RemoteFile",
+    "RemoteFileGoneError",
+    "RemoteNameError",
     "Settle",
     "Transport",
     "TransportConfigError",
@@ -131,6 +133,12 @@ class TransportError(RetriableError):
     code = "TRANSPORT_ERROR"
 
 
+class RemoteFileGoneError(TransportError):
+    """A listed file was no longer there when it was opened (taken by someone else, or renamed): skip it."""
+
+    code = "REMOTE_FILE_GONE"
+
+
 class TransportTimeoutError(TransportError):
     """A connect, authentication or operation timeout."""
 
@@ -147,6 +155,12 @@ class HostKeyMismatchError(FatalError):
     """The server's host key is unknown or changed: nothing is transferred and the connector stops."""
 
     code = "HOST_KEY_MISMATCH"
+
+
+class RemoteNameError(DocumentError):
+    """A remote name that cannot name a file inside its folder (``/``, NUL, ``..``): left where it is."""
+
+    code = "REMOTE_NAME"
 
 
 class DeliveryConflictError(DocumentError):

@@ -24,9 +24,8 @@ def _demo(work: Path, failpoint: str | None = None) -> subprocess.CompletedProce
     env = {k: v for k, v in os.environ.items() if k not in ("EDI_FAILPOINTS", "EDI_DATA_DIR", "EDI_DATABASE_URL")}
     if failpoint:
         env["EDI_FAILPOINTS"] = f"{failpoint}=kill9"
-    return subprocess.run([sys.executable, "-m", "edi", "demo", "--data-dir", str(work / "data"), "--out",
-                           str(work / "out")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-                          check=False)
+    return subprocess.run([sys.executable, "-m", "edi", "demo", "--root", str(work)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def _state(work: Path) -> dict[str, object]:
@@ -38,7 +37,8 @@ def _state(work: Path) -> dict[str, object]:
         excs = sorted((r.kind, r.po_number or "", r.line_number or "") for r in conn.execute(select(exception_log))
                       if r.kind != "DUPLICATE")
     engine.dispose()
-    files = sorted(p.relative_to(work / "out").parent.name for p in (work / "out").rglob("*") if p.is_file())
+    out = work / "drop" / "out"
+    files = sorted(p.relative_to(out).parent.name for p in out.rglob("*") if p.is_file())
     partial = [p.name for p in work.rglob("*.part")]
     return {"pos": pos, "docs": docs, "unsent": unsent, "exceptions": excs, "files": files, "partial": partial}
 

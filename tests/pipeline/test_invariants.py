@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
 
-from edi.pipeline import Pipeline
+from edi.errors import RetriableError
+from edi.pipeline import Pipeline, inbound
 from edi.store.control_numbers import control_number_reservation
 from edi.store.pipeline_tables import exception_log, inbound_duplicate, inbound_file, outbox, purchase_order
 from tests.conftest import SAMPLES
@@ -131,7 +133,7 @@ def test_an_unexpected_error_on_one_file_or_po_is_contained(pipe: tuple[Pipeline
     p.receive_bytes(ONE.read_bytes(), "a.edi", "folder")
     p.receive_bytes((SAMPLES / "inbound" / "02_multi_line.edi").read_bytes(), "b.edi", "folder")
     calls = {"n": 0}
-    real = p._make_order
+    real = inbound.make_order
 
     def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls["n"] += 1
@@ -139,13 +141,14 @@ def test_an_unexpected_error_on_one_file_or_po_is_contained(pipe: tuple[Pipeline
             raise KeyError("boom")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(p, "_make_order", flaky)
+    monkeypatch.setattr(inbound, "make_order", flaky)
     assert p.process_inbound() == 2
     assert sorted(r.disposition for r in rows(p, inbound_file)) == ["failed", "processed"]
     assert [r.po_number for r in rows(p, purchase_order)] == ["3K7QW2PB"]
     assert len(rows(p, outbox, outbox.c.kind == "997")) == 1
     (bug,) = rows(p, exception_log, exception_log.c.kind == "INTERNAL_ERROR")
-    assert "a.edi" in bug.message and "KeyError" in bug.message and "archive" in bug.hint
+    assert "a.edi" in bug.message and "KeyError" in bug.message and "traceback" in bug.hint
+    assert "Traceback" in bug.detail and "boom" in bug.detail
     monkeypatch.setenv("EDI_FAILPOINTS", "confirm.allocation_before_commit=raise")
     assert p.allocate_and_acknowledge() == 0
     assert [r.state for r in rows(p, purchase_order)] == ["held"]
@@ -163,15 +166,37 @@ def test_a_transient_database_error_leaves_the_file_for_the_next_run(pipe: tuple
     p.receive_bytes(ONE.read_bytes(), "a.edi", "folder")
 
     def locked(*args, **kwargs):  # type: ignore[no-untyped-def]
-        raise OperationalError("INSERT ...", {}, Exception("database is locked"))
+        busy = sqlite3.OperationalError("database is locked")
+        busy.sqlite_errorcode = 5  # type: ignore[attr-defined]  # SQLITE_BUSY, as the driver sets it
+        raise OperationalError("INSERT ...", {}, busy)
 
-    monkeypatch.setattr(p, "_make_order", locked)
-    with pytest.raises(OperationalError):
+    monkeypatch.setattr(inbound, "make_order", locked)
+    with pytest.raises((OperationalError, RetriableError)):
         p.process_inbound()
     assert [r.disposition for r in rows(p, inbound_file)] == ["new"]
     monkeypatch.undo()
     assert p.process_inbound() == 1
     assert [r.state for r in rows(p, purchase_order)] == ["ordered"]
+
+
+def test_a_lasting_database_error_is_not_retried_forever(pipe: tuple[Pipeline, Clock, Path],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database error that will not pass by itself (SQLITE_CORRUPT) sets the file aside with its traceback."""
+    from sqlalchemy.exc import OperationalError  # noqa: PLC0415
+
+    p, _, _ = pipe
+    p.receive_bytes(ONE.read_bytes(), "a.edi", "folder")
+
+    def corrupt(*args, **kwargs):  # type: ignore[no-untyped-def]
+        bad = sqlite3.OperationalError("database disk image is malformed")
+        bad.sqlite_errorcode = 11  # type: ignore[attr-defined]  # SQLITE_CORRUPT
+        raise OperationalError("INSERT ...", {}, bad)
+
+    monkeypatch.setattr(inbound, "make_order", corrupt)
+    assert p.process_inbound() == 1
+    assert [r.disposition for r in rows(p, inbound_file)] == ["failed"]
+    (bug,) = rows(p, exception_log, exception_log.c.kind == "INTERNAL_ERROR")
+    assert "Traceback" in bug.detail and "corrupt" in bug.detail
 
 
 def test_a_test_interchange_gets_its_997_but_no_order(pipe: tuple[Pipeline, Clock, Path]) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from edi.config.loader import YamlError
 from edi.config.partner import PartnerSettings
 from edi.model import PurchaseOrderAck
-from edi.pipeline import Pipeline, POState
+from edi.pipeline import Pipeline, POState, inbound
 from edi.pipeline.ims import EmbeddedIms
 from edi.pipeline.records import ExceptionEntry, raise_exception, resolve_exception
 from edi.pipeline.reports import fill_rates
@@ -384,7 +384,7 @@ def test_a_failing_release_does_not_keep_the_deadline_alarms_back(tmp_path: Path
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise ValueError("mapping engine bug")
 
-    monkeypatch.setattr(p, "_make_order", broken)
+    monkeypatch.setattr(inbound, "make_order", broken)
     p.clock.now = T0 + timedelta(hours=22)  # type: ignore[attr-defined]
     assert p.watch_deadlines() >= 1
     kinds = {r.kind for r in rows(p, exception_log)}

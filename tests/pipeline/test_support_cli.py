@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import ROOT
 
 
 def edi(work: Path, *args: str, failpoint: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -27,9 +24,8 @@ def edi(work: Path, *args: str, failpoint: str | None = None) -> subprocess.Comp
 def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A deployment folder (its own mappings and samples) after one demo run: PO 3K7QW2PE is held."""
     w = tmp_path_factory.mktemp("site")
-    shutil.copytree(ROOT / "mappings", w / "mappings")
-    shutil.copytree(ROOT / "samples", w / "samples")
-    assert edi(w, "demo").returncode == 0
+    assert edi(w, "init", ".").returncode == 0
+    assert edi(w, "demo", "--root", ".").returncode == 0
     return w
 
 
@@ -58,11 +54,11 @@ def test_replay_needs_the_fix_then_sends_one_855_and_survives_a_kill(work: Path)
     done = edi(work, "po", "replay", "3K7QW2PE", "--note", "added UPC", "--by", "ana")
     assert done.returncode == 0, done.stderr
     assert "ordered" in done.stdout
-    (ack,) = (work / "out" / "855").glob("855_3K7QW2PE_*.edi")
+    (ack,) = (work / "drop" / "out" / "855").glob("855_*_3K7QW2PE_*.edi")
     assert "ACK*IA*18*EA" in ack.read_text()
     again = edi(work, "po", "replay", "3K7QW2PE", "--note", "again")
     assert again.returncode == 1 and "not held" in again.stderr
-    assert len(list((work / "out" / "855").glob("855_3K7QW2PE_*.edi"))) == 1
+    assert len(list((work / "drop" / "out" / "855").glob("855_*_3K7QW2PE_*.edi"))) == 1
     show = edi(work, "po", "show", "3K7QW2PE").stdout
     assert "resolved by ana: replayed: added UPC" in show
 
