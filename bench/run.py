@@ -28,7 +28,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 DATA_DIR = BENCH_DIR / "data"
-CONTENDERS = ("split", "floor", "pyx12", "bots", "edi")
+CONTENDERS = ("split", "floor", "pyx12", "bots", "edi", "edi-walk", "edi-cli")
 DEFAULT_SIZES = "1,1000,10000,100000"
 CHUNK = 1 << 20
 EDI_OPTIONS = {"limits": "lifted", "warm": True}
@@ -192,8 +192,10 @@ def _child_edi(path: str) -> Work:
         if not warm_file.exists():
             warm_file = REPO / "samples" / "inbound" / "01_single_line.edi"
         if warm_file.exists():
+            # twice: the whole-set pattern is learnt from the second accepted set on
             with open(os.devnull, "wb") as sink:
-                validate_and_acknowledge(warm_file, sink, **kwargs)
+                for _ in range(2):
+                    validate_and_acknowledge(warm_file, sink, **kwargs)
 
     def work() -> tuple[int, int, list[str]]:
         with open(os.devnull, "wb") as ack_out:
@@ -209,8 +211,21 @@ def _child_edi(path: str) -> Work:
     return work
 
 
+def _child_edi_walk(path: str) -> Work:
+    """Ours with the learned whole-set pattern switched off: every set takes the exact per-segment walk.
+
+    This is the speed of a file whose sets never repeat a shape (and of every rejected set)."""
+    sys.path.insert(0, str(REPO))
+    try:
+        from edi.x12.compiler import CompiledGuide  # noqa: PLC0415
+    except Exception as exc:
+        raise NotAvailableError(f"{type(exc).__name__}: {exc}") from exc
+    CompiledGuide.accepts = lambda self, segments: False  # type: ignore[method-assign]
+    return _child_edi(path)
+
+
 CHILDREN = {"split": _child_split, "floor": _child_floor, "pyx12": _child_pyx12, "bots": _child_bots,
-            "edi": _child_edi}
+            "edi": _child_edi, "edi-walk": _child_edi_walk}
 
 
 def child_main(name: str, path: str) -> int:
@@ -290,23 +305,90 @@ def machine() -> dict:
 
 
 def run_child(name: str, path: Path, timeout: float) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, str(path)]
+    """One run of a contender in a fresh process; ``process_seconds`` is its whole wall-clock life.
+
+    ``edi-cli`` is the command an operator types (``python -m edi validate FILE``): interpreter start,
+    imports, guide loading and the validation, timed from outside only.
+    """
+    if name == "edi-cli":
+        cmd = [sys.executable, "-m", "edi", "validate", "--max-file-size", str(1 << 40), str(path)]
+    else:
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, str(path)]
     env = dict(os.environ)
     env.update(EDI_BENCH_LIMITS=EDI_OPTIONS["limits"], EDI_BENCH_WARM="1" if EDI_OPTIONS["warm"] else "0")
     env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO, check=False)
     except subprocess.TimeoutExpired:
         return {"contender": name, "status": "timeout", "reason": f"> {timeout:.0f} s"}
+    wall = time.perf_counter() - t0
+    if name == "edi-cli":
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout or "").strip().splitlines()[-2:]
+            return {"contender": name, "status": "crashed", "reason": f"exit {proc.returncode}: {' | '.join(tail)}"}
+        return {"contender": name, "status": "ok", "seconds": None, "process_seconds": wall, "segments": None,
+                "sets": None, "errors": 0, "first_errors": [], "rss_kib": None}
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr or "").strip().splitlines()[-3:]
         reason = f"exit {proc.returncode}: {' | '.join(tail)}"
         return {"contender": name, "status": "crashed", "reason": reason}
     try:
-        return json.loads(lines[-1])
+        out = json.loads(lines[-1])
     except json.JSONDecodeError:
         return {"contender": name, "status": "crashed", "reason": f"bad child output: {lines[-1][:200]}"}
+    out["process_seconds"] = wall
+    return out
+
+
+REALWORLD = REPO.parent / "shared" / "corpus" / "realworld"
+
+
+def build_varied(target_sets: int, out: Path) -> Path | None:
+    """Write ``varied_<N>.edi``: the real-world interchanges we accept, repeated to about N sets.
+
+    Files of varied shape (850/855/856/810/997, other delimiters including control characters, CRLF,
+    several groups) beside the generated one show the worst case: more guide shapes to learn, more
+    compiled delimiter sets. Each copy gets its own ISA13/IEA02 so no interchange repeats.
+    """
+    sys.path.insert(0, str(REPO))
+    from edi.x12 import X12Validator  # noqa: PLC0415
+    from edi.x12.envelope import SEPARATOR_OFFSETS  # noqa: PLC0415
+
+    if not REALWORLD.is_dir():
+        print(f"no real-world corpus at {REALWORLD}: varied file not built", file=sys.stderr)
+        return None
+    validator = X12Validator()
+    pieces: list[tuple[bytes, int, int]] = []
+    for path in sorted(p for p in REALWORLD.rglob("*") if p.is_file() and p.name != "SOURCES.md"):
+        data = path.read_bytes()
+        if data[:3] != b"ISA" or data.count(b"ISA" + data[3:4]) != 1:
+            continue
+        report = validator.validate_bytes(data, path.name)
+        if report.accepted and report.transaction_sets:
+            pieces.append((data, report.transaction_sets, report.segments))
+    if not pieces:
+        return None
+    at = SEPARATOR_OFFSETS[12] + 1
+    chunks, sets, segments, n = [], 0, 0, 0
+    while sets < target_sets:
+        for data, k, segs in pieces:
+            n += 1
+            es = data[3:4]
+            isa13 = data[at:at + 9]
+            number = f"{n:09d}".encode()
+            iea = data.rfind(b"IEA" + es)
+            tail = data[iea:].replace(es + isa13, es + number, 1)
+            chunks.append(data[:at] + number + data[at + 9:iea] + tail)
+            sets += k
+            segments += segs
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(b"".join(c if c.endswith((b"\n", b"\r")) else c + b"\n" for c in chunks))
+    out.with_suffix(".json").write_text(json.dumps({"pos": sets, "segments": segments, "segments_in_sets": segments,
+                                                    "bytes": out.stat().st_size, "interchanges": n,
+                                                    "distinct_files": len(pieces)}) + "\n")
+    return out
 
 
 def load_meta(path: Path) -> dict:
@@ -323,8 +405,10 @@ def measure(name: str, path: Path, meta: dict, repeat: int, timeout: float) -> d
         if res.get("status") != "ok":
             return {k: v for k, v in res.items() if k in ("contender", "status", "reason", "rss_kib")}
         runs.append(res)
-    secs = statistics.median(r["seconds"] for r in runs)
-    rss_mib = max(r["rss_kib"] for r in runs) / 1024
+    in_process = name != "edi-cli"
+    secs = statistics.median(r["seconds"] for r in runs) if in_process else None
+    process = statistics.median(r["process_seconds"] for r in runs)
+    rss_mib = max(r["rss_kib"] for r in runs) / 1024 if in_process else None
     pos, segs = meta.get("pos"), meta.get("segments")
     last = runs[-1]
     out = {
@@ -332,9 +416,11 @@ def measure(name: str, path: Path, meta: dict, repeat: int, timeout: float) -> d
         "status": "ok",
         "seconds": secs,
         "seconds_all": [r["seconds"] for r in runs],
-        "pos_per_s": pos / secs if pos and secs > 0 else None,
-        "segments_per_s": segs / secs if segs and secs > 0 else None,
-        "mib_per_s": meta["bytes"] / 2**20 / secs if secs > 0 else None,
+        "process_seconds": process,
+        "process_seconds_all": [r["process_seconds"] for r in runs],
+        "pos_per_s": pos / secs if pos and secs else None,
+        "segments_per_s": segs / secs if segs and secs else None,
+        "mib_per_s": meta["bytes"] / 2**20 / secs if secs else None,
         "rss_mib": rss_mib,
         "counted_segments": last.get("segments"),
         "counted_sets": last.get("sets"),
@@ -356,23 +442,30 @@ def measure(name: str, path: Path, meta: dict, repeat: int, timeout: float) -> d
     return out
 
 
-def _rate(results: dict, size: int, name: str) -> float | None:
+def _rate(results: dict, size: int | str, name: str) -> float | None:
     r = results.get(str(size), {}).get(name)
     return r.get("segments_per_s") if r and r.get("status") == "ok" else None
+
+
+def _process(results: dict, size: int | str, name: str) -> float | None:
+    r = results.get(str(size), {}).get(name)
+    return r.get("process_seconds") if r and r.get("status") == "ok" else None
 
 
 def _div(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
-def ratios(results: dict, sizes: list[int]) -> dict:
+def ratios(results: dict, sizes: list[int | str]) -> dict:
     out: dict = {"per_size": {}}
     for size in sizes:
         edi = _rate(results, size, "edi")
         out["per_size"][str(size)] = {
             "edi_vs_pyx12": _div(edi, _rate(results, size, "pyx12")),
+            "walk_vs_pyx12": _div(_rate(results, size, "edi-walk"), _rate(results, size, "pyx12")),
             "edi_vs_bots": _div(edi, _rate(results, size, "bots")),
             "floor_over_edi": _div(_rate(results, size, "floor"), edi),
+            "process_edi_cli_vs_pyx12": _div(_process(results, size, "pyx12"), _process(results, size, "edi-cli")),
         }
 
     def rss(size: int) -> float | None:
@@ -403,13 +496,13 @@ def render_table(doc: dict) -> str:
         f"repeat:  {doc['repeat']} (median time, max peak RSS); edi: caps {doc['edi_options']['limits']}, "
         f"{'warm' if doc['edi_options']['warm'] else 'cold'}",
         "",
-        f"{'POs':>7} {'MiB':>6} {'contender':<9} {'seconds':>9} {'POs/s':>10} {'segments/s':>12} "
-        f"{'MiB/s':>7} {'RSS MiB':>8}  note",
+        f"{'file':>7} {'MiB':>6} {'contender':<9} {'seconds':>9} {'process s':>9} {'POs/s':>10} "
+        f"{'segments/s':>12} {'MiB/s':>7} {'RSS MiB':>8}  note",
     ]
     for size_key, per in doc["results"].items():
         meta = doc["files"][size_key]
         for name, r in per.items():
-            head = f"{int(size_key):>7} {meta['bytes'] / 2**20:>6.1f} {name:<9}"
+            head = f"{size_key:>7} {meta['bytes'] / 2**20:>6.1f} {name:<9}"
             if r.get("status") not in ("ok", "invalid"):
                 reason = r.get("reason", "")
                 lines.append(f"{head} {r['status']}: {reason[:90]}")
@@ -418,8 +511,9 @@ def render_table(doc: dict) -> str:
             if r.get("first_errors"):
                 note += f" first: {r['first_errors'][0][:80]}"
             lines.append(
-                f"{head} {r['seconds']:>9.3f} {_fmt(r['pos_per_s']):>10} {_fmt(r['segments_per_s']):>12} "
-                f"{_fmt(r['mib_per_s'], '.1f'):>7} {r['rss_mib']:>8.1f}  {note}"
+                f"{head} {_fmt(r['seconds'], '.3f'):>9} {_fmt(r.get('process_seconds'), '.3f'):>9} "
+                f"{_fmt(r['pos_per_s']):>10} {_fmt(r['segments_per_s']):>12} "
+                f"{_fmt(r['mib_per_s'], '.1f'):>7} {_fmt(r['rss_mib'], '.1f'):>8}  {note}"
             )
     rat = doc["ratios"]
     lines += [
@@ -428,6 +522,9 @@ def render_table(doc: dict) -> str:
     ]
     rows = (
         ("edi vs pyx12", "edi_vs_pyx12", f">= {TARGET_VS_PYX12:g}x", lambda v: v >= TARGET_VS_PYX12),
+        ("edi-walk (no fast path) vs pyx12", "walk_vs_pyx12", "(info)", lambda v: True),
+        ("whole process: edi-cli vs pyx12", "process_edi_cli_vs_pyx12", f">= {TARGET_VS_PYX12:g}x",
+         lambda v: v >= TARGET_VS_PYX12),
         ("edi vs bots", "edi_vs_bots", f">= {TARGET_VS_BOTS:g}x", lambda v: v >= TARGET_VS_BOTS),
         (
             "floor / edi",
@@ -458,6 +555,7 @@ def render_table(doc: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--child", nargs=2, metavar=("CONTENDER", "FILE"), help=argparse.SUPPRESS)
+    ap.add_argument("--build-varied", nargs=2, metavar=("SETS", "FILE"), help=argparse.SUPPRESS)
     ap.add_argument("--sizes", default=DEFAULT_SIZES, help=f"PO counts (default {DEFAULT_SIZES})")
     ap.add_argument("--repeat", type=int, default=3, help="runs per contender and size (median)")
     ap.add_argument("--only", default=",".join(CONTENDERS), help="contenders, e.g. edi,pyx12")
@@ -471,18 +569,30 @@ def main(argv: list[str] | None = None) -> int:
         help="edi caps: 'lifted' raises file-size/sets-per-group caps (default); 'default' keeps them",
     )
     ap.add_argument("--edi-cold", action="store_true", help="time edi's guide compilation too (no warm-up call)")
+    ap.add_argument("--varied", type=int, default=10_000, metavar="SETS",
+                    help="also run a file of the real-world corpus repeated to about SETS sets (0: off)")
     ap.add_argument("--json", action="store_true", help="print the JSON document instead of the table")
     ap.add_argument("--save", type=Path, help="also write the JSON document to this file")
     args = ap.parse_args(argv)
     if args.child:
         return child_main(*args.child)
+    if args.build_varied:
+        built = build_varied(int(args.build_varied[0]), Path(args.build_varied[1]))
+        return 0 if built is not None else 1
 
     EDI_OPTIONS.update(limits=args.edi_limits, warm=not args.edi_cold)
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = set(names) - set(CONTENDERS)
     if unknown:
         ap.error(f"unknown contender(s): {', '.join(sorted(unknown))}; choose from {', '.join(CONTENDERS)}")
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    sizes: list[int | str] = [int(s) for s in args.sizes.split(",") if s.strip()]
+    if args.varied:
+        # built in a child: the parent stays small, and children inherit the parent's peak RSS at fork
+        varied = args.data / f"varied_{args.varied}.edi"
+        subprocess.run([sys.executable, str(Path(__file__).resolve()), "--build-varied", str(args.varied),
+                        str(varied)], check=False, cwd=REPO, timeout=args.timeout)
+        if varied.exists():
+            sizes.append(f"varied_{args.varied}")
     doc: dict = {
         "machine": machine(),
         "repeat": args.repeat,
@@ -491,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": {},
     }
     for size in sizes:
-        path = args.data / f"po_{size}.edi"
+        path = args.data / (f"{size}.edi" if isinstance(size, str) else f"po_{size}.edi")
         if not path.exists():
             print(f"missing {path}: run python bench/generate.py --sizes {size}", file=sys.stderr)
             continue
@@ -499,18 +609,28 @@ def main(argv: list[str] | None = None) -> int:
         doc["files"][str(size)] = meta
         per: dict = {}
         for name in names:
-            if name == "bots" and size > args.bots_max:
+            if isinstance(size, str) and name in ("split", "floor"):
+                per[name] = {"contender": name, "status": "skipped",
+                             "reason": "reads one delimiter set; the varied file has several"}
+                continue
+            if name == "edi-cli" and (meta.get("pos") or 0) > 20_000:
+                per[name] = {"contender": name, "status": "skipped",
+                             "reason": "over the default bound of 20,000 sets per group (no CLI option lifts it)"}
+                continue
+            if name == "bots" and (isinstance(size, str) or size > args.bots_max):
                 per[name] = {
                     "contender": name,
                     "status": "skipped",
-                    "reason": f"{size} POs > --bots-max {args.bots_max}",
+                    "reason": f"{size} POs > --bots-max {args.bots_max}" if isinstance(size, int)
+                    else "bots reads only the generated files",
                 }
                 continue
             print(f"[{size} POs] {name} ...", file=sys.stderr, flush=True)
             per[name] = measure(name, path, meta, args.repeat, args.timeout)
             r = per[name]
             if r.get("status") == "ok":
-                print(f"[{size} POs] {name}: {r['seconds']:.3f} s, {r['rss_mib']:.1f} MiB", file=sys.stderr)
+                print(f"[{size} POs] {name}: {_fmt(r['seconds'], '.3f')} s in process, "
+                      f"{r['process_seconds']:.3f} s whole process", file=sys.stderr)
             else:
                 print(f"[{size} POs] {name}: {r['status']} {r.get('reason', '')}", file=sys.stderr)
         doc["results"][str(size)] = per

@@ -39,6 +39,8 @@ def _c(code: str, dotted: str, summary: str, hint: str) -> CodeInfo:
 
 
 _RESEND = "ask the sender to correct and resend the interchange"
+_DELIMITER_RULE = ("any character may be a delimiter (control characters too) unless it is a letter or digit, "
+                   "equals another delimiter or occurs in the data; ")
 
 CODES: Final[dict[str, CodeInfo]] = {
     c.code: c
@@ -55,20 +57,24 @@ CODES: Final[dict[str, CodeInfo]] = {
         _c("TRAILING_DATA", "file.trailing_data", "data after the last IEA",
            "the bytes after IEA are not an interchange; quarantined for a person to inspect"),
         _c("FILE_TOO_LARGE", "file.too_large", "the file exceeds the configured size bound",
-           "raise max_file_bytes for this connector if the file is legitimate"),
+           "if the file is legitimate, raise the bound: `--max-file-size BYTES` on `edi validate`/`edi ack`, "
+           "or the connector setting max_file_bytes"),
         _c("PREMATURE_EOF", "file.premature_eof", "the file ends inside an interchange (IEA missing)",
            "the transfer was probably cut; ask for a resend"),
+        _c("LINE_BREAKS_STRIPPED", "file.line_breaks_stripped",
+           "CR/LF inside segments were removed before validation (strip_line_breaks)",
+           "the sender hard-wraps lines (often at 80 columns); harmless while strip_line_breaks is on"),
         _c("INVALID_ENCODING", "file.invalid_encoding", "bytes outside the X12 character set",
            "X12 allows ASCII only; ask the sender to transliterate non-ASCII characters"),
         # interchange level (TA1)
         _c("ISA_LENGTH", "isa.length", "the ISA segment is not 106 characters",
            "every ISA element is fixed width (ISA06/ISA08 padded to 15); " + _RESEND),
-        _c("ISA_ELEMENT_SEPARATOR", "isa.element_separator", "the element separator is not used consistently in ISA",
-           _RESEND),
+        _c("ISA_ELEMENT_SEPARATOR", "isa.element_separator",
+           "the element separator is invalid or not used consistently in ISA", _DELIMITER_RULE + _RESEND),
         _c("ISA_SEGMENT_TERMINATOR", "isa.segment_terminator", "the segment terminator is invalid",
-           "the terminator must differ from the element and component separators; " + _RESEND),
+           _DELIMITER_RULE + _RESEND),
         _c("ISA_COMPONENT_SEPARATOR", "isa.component_separator", "ISA16 component separator is invalid",
-           "ISA16 must be a special character distinct from the other delimiters; " + _RESEND),
+           _DELIMITER_RULE + _RESEND),
         _c("ISA_REPETITION_SEPARATOR", "isa.repetition_separator", "ISA11 repetition separator is invalid",
            _RESEND),
         _c("ISA_INVALID_VALUE", "isa.invalid_value", "an ISA element has an invalid value", _RESEND),
@@ -103,8 +109,10 @@ CODES: Final[dict[str, CodeInfo]] = {
            _RESEND),
         _c("GS_INVALID_VALUE", "group.invalid_value", "a GS element is invalid", _RESEND),
         # transaction set level (AK5)
-        _c("SET_NOT_SUPPORTED", "set.not_supported", "ST01 does not belong in this functional group",
-           "the set identifier must match GS01 (PO groups carry 850s)"),
+        _c("SET_NOT_SUPPORTED", "set.not_supported",
+           "ST01 does not belong in this group or has no guide in its version",
+           "ST01 must match GS01 (850 in PO, 855 in PR, 856 in SH, 810 in IN, 846 in IB, 860 in PC, 997 in FA) "
+           "and GS08 must be a version with a guide; the finding says which applies"),
         _c("SE_MISSING", "set.se_missing", "the transaction set has no SE trailer", _RESEND),
         _c("SE_CONTROL_MISMATCH", "set.control_mismatch", "SE02 differs from ST02", _RESEND),
         _c("SE_SEGMENT_COUNT", "set.segment_count", "SE01 differs from the number of segments", _RESEND),
@@ -140,6 +148,21 @@ CODES: Final[dict[str, CodeInfo]] = {
         _c("ELEMENT_INVALID_DATE", "element.invalid_date", "invalid date", _RESEND),
         _c("ELEMENT_INVALID_TIME", "element.invalid_time", "invalid time", _RESEND),
         _c("ELEMENT_EXCLUSION", "element.exclusion", "exclusion condition violated", _RESEND),
+        # mapping exceptions (raised by `on_missing` and `checks` in mapping files, held for a person)
+        _c("SKU_MISMATCH", "mapping.sku_mismatch", "no SKU in the cross-reference for the line's product ids",
+           "add the product id to the partner's sku-xref.csv, then `edi po replay` the PO"),
+        _c("UNKNOWN_SHIP_TO", "mapping.unknown_ship_to", "the ship-to location is not in the fulfillment centres",
+           "add the location to the partner's fulfillment-centers.csv, then `edi po replay` the PO"),
+        _c("VENDOR_CODE_MISSING", "mapping.vendor_code_missing", "the PO carries no vendor code (REF*CR)",
+           "check the partner setup with Amazon, then `edi po replay` the PO"),
+        _c("UNSUPPORTED_UNIT", "mapping.unsupported_unit", "a line's unit of measure is not one the mapping knows",
+           "check the item setup; add the unit to the mapping's map if it is legitimate"),
+        _c("LINE_COUNT_MISMATCH", "mapping.line_count_mismatch", "CTT01 differs from the number of lines",
+           "ask the partner to resend the PO"),
+        _c("HASH_TOTAL_MISMATCH", "mapping.hash_total_mismatch", "CTT02 differs from the sum of the quantities",
+           "ask the partner to resend the PO"),
+        _c("BAD_DELIVERY_WINDOW", "mapping.bad_delivery_window", "the ship window ends before it starts",
+           "confirm the window in Vendor Central"),
         # AS2 transport
         _c("CERT_EXPIRING", "as2.cert_expiring", "an AS2 certificate (ours or the partner's) expires within 30 days",
            "get the renewed certificate, exchange it with the partner and switch cert_file/partner_cert_file "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +16,7 @@ import typer
 
 from edi.errors import CODES, EdiError, explain
 from edi.transports.base import escape_name
-from edi.x12.envelope import VERSIONS_4010_FAMILY, VERSIONS_5010
+from edi.x12.envelope import VERSIONS_5010
 from edi.x12.limits import Limits
 from edi.x12.results import FileReport, Finding, Severity
 
@@ -127,14 +128,25 @@ AcceptVersion = Annotated[list[str] | None, typer.Option(
     "--accept-version", help="Also accept this ISA12 control version (e.g. 00501); repeatable.")]
 
 
-def _limits(accept: list[str] | None) -> Limits:
-    versions = set(VERSIONS_4010_FAMILY)
+StripLineBreaks = Annotated[bool, typer.Option(
+    "--strip-line-breaks", help="Remove CR/LF inside segments before validation (files hard-wrapped at 80 "
+    "columns); reported as LINE_BREAKS_STRIPPED.")]
+MaxFileSize = Annotated[int | None, typer.Option(
+    "--max-file-size", min=1, metavar="BYTES",
+    help=f"Largest file read, in bytes (default {Limits().max_file_bytes}); the connector setting is max_file_bytes.")]
+
+
+def _limits(accept: list[str] | None, *, strip_line_breaks: bool = False, max_file_size: int | None = None) -> Limits:
+    versions = set(Limits().supported_versions)
     for v in accept or []:
         if v == "5010":
             versions |= VERSIONS_5010
         else:
             versions.add(v)
-    return Limits(supported_versions=frozenset(versions))
+    limits = Limits(supported_versions=frozenset(versions), strip_line_breaks=strip_line_breaks)
+    if max_file_size is not None:
+        limits = replace(limits, max_file_bytes=max_file_size)
+    return limits
 
 
 def _caret(f: Finding) -> list[str]:
@@ -221,12 +233,15 @@ def validate(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     accept_version: AcceptVersion = None,
     partner: Annotated[str | None, typer.Option(help="Apply this partner's guide layer (e.g. amazon).")] = None,
+    strip_line_breaks: StripLineBreaks = False,
+    max_file_size: MaxFileSize = None,
 ) -> None:
     """Validate X12 files: envelopes and implementation guides. Exit 1 if anything is rejected."""
     from edi.x12 import X12Validator  # noqa: PLC0415 - keep `edi --help` fast
     from edi.x12.guide import default_registry  # noqa: PLC0415
 
-    v = X12Validator(default_registry(partner or None), _limits(accept_version))
+    v = X12Validator(default_registry(partner or None), _limits(accept_version, strip_line_breaks=strip_line_breaks,
+                                                                max_file_size=max_file_size))
     reports = []
     for path in files:
         reports.append(v.validate_path(path))
@@ -247,6 +262,8 @@ def ack(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     accept_version: AcceptVersion = None,
     partner: Annotated[str | None, typer.Option(help="Partner guide layer ('' for the bare standard).")] = "amazon",
+    strip_line_breaks: StripLineBreaks = False,
+    max_file_size: MaxFileSize = None,
 ) -> None:
     """Validate FILE and write the 997s (and TA1s) it calls for into OUT, numbered from the ledger."""
     from edi.x12 import AckBuilder, X12Validator  # noqa: PLC0415
@@ -255,7 +272,7 @@ def ack(
 
     out.mkdir(parents=True, exist_ok=True)
     numbers = LedgerNumbers.open(data_dir)
-    limits = _limits(accept_version)
+    limits = _limits(accept_version, strip_line_breaks=strip_line_breaks, max_file_size=max_file_size)
 
     def opener(name: str):
         return (out / name).open("xb")
@@ -349,11 +366,19 @@ def translate(
 
 @mapping_app.command("lint")
 def mapping_lint(paths: Annotated[list[Path], typer.Argument(help="Mapping files or folders.")]) -> None:
-    """Check mapping files: schema, fields, expressions, lookups, codes against the guide."""
+    """Check mapping files (folders are walked, partner by partner): schema, fields, expressions, guide, codes."""
     from edi.mapping import lint_mapping  # noqa: PLC0415
+    from edi.mapping.loader import mapping_files  # noqa: PLC0415
 
-    files = [f for p in paths for f in ([p] if p.is_file() else sorted(p.glob("*.yaml")))]
+    files = []
     problems = 0
+    for p in paths:
+        found = mapping_files(p) if p.exists() else []
+        if not found:
+            problems += 1
+            what = "does not exist" if not p.exists() else "holds no mapping file (*.yaml)"
+            typer.echo(f"{p}: MAP_NOT_FOUND {what}", err=True)
+        files.extend(found)
     for f in files:
         for finding in lint_mapping(f):
             problems += 1

@@ -24,6 +24,7 @@ from typing import Any
 
 import jmespath
 from jmespath import functions as jp_functions
+from jmespath.exceptions import JMESPathError
 from pydantic import BaseModel, ValidationError
 
 from edi.errors import DocumentError
@@ -90,6 +91,8 @@ def _pair_keys(sid: str, first: int, last: int) -> tuple[tuple[str, str], ...]:
 
 
 _OPTIONS = jmespath.Options(custom_functions=_Functions())
+KNOWN_FUNCTIONS: frozenset[str] = frozenset(_Functions().FUNCTION_TABLE)
+"""Every function a mapping expression may call: JMESPath's built-ins and ours (``id_pairs``, ``id_pairs_from``)."""
 
 
 def expand_shorthand(expr: str) -> str:
@@ -279,6 +282,7 @@ class _CompiledRule:
 
 _FAIL = object()
 _ABSENT = object()  # an optional field whose source is missing: left out of the target
+_ERROR = object()   # an expression failed while evaluating (recorded as a RuleFailure)
 
 
 def _fast_converter(rule: Rule, table: Table | None) -> Callable[[Any], Any] | None:
@@ -358,12 +362,13 @@ class CompiledMapping:
     """A mapping file compiled once: expressions, lookups and the target model."""
 
     def __init__(self, spec: MappingSpec, base_dir: Path, marks: Mapping[str, str] | None = None,
-                 source_file: str = "") -> None:
+                 source_file: str = "", table_files: Mapping[str, Path] | None = None) -> None:
         self.spec = spec
         self.base_dir = base_dir
         self.source_file = source_file
         self.marks = dict(marks or {})
-        self.tables = {name: Table(base_dir / t.file) for name, t in spec.lookups.items()}
+        files = {name: base_dir / t.file for name, t in spec.lookups.items()} | dict(table_files or {})
+        self.tables = {name: Table(path) for name, path in files.items()}
         self.target_model = TARGETS[spec.target]
         self.header = [self._compile(f"header.{n}", n, r) for n, r in spec.header.items()]
         self.lines = ([self._compile(f"lines.fields.{n}", n, r) for n, r in spec.lines.fields.items()]
@@ -397,26 +402,29 @@ class CompiledMapping:
         doc.setdefault("_constants", self.spec.constants)
         data: dict[str, Any] = {}
         for cr in self.header:
-            raw = cr.getter(doc) if cr.getter is not None else cr.rule.value
-            self._store(cr, raw, data, result, None)
+            raw = self._get(cr.getter, doc, result, cr.name, None, cr.where) if cr.getter is not None else cr.rule.value
+            if raw is not _ERROR:
+                self._store(cr, raw, data, result, None)
         if self.spec.lines is not None and self.for_each is not None:
-            items = self.for_each(doc)
-            if not isinstance(items, list):
-                items = [] if items is None else [items]
+            items = self._get(self.for_each, doc, result, "lines.for_each", None, self.source_file)
+            if items is _ERROR or not isinstance(items, list):
+                items = [] if items is None or items is _ERROR else [items]
             lines = []
             key = self.spec.lines.key
+            key_rule = next((c for c in self.lines if c.name == key), None)
             for item in items:
                 line: dict[str, Any] = {}
                 line_no = None
-                key_rule = next((c for c in self.lines if c.name == key), None)
                 if key_rule is not None and key_rule.getter is not None:
-                    raw = key_rule.getter(item)
-                    line_no = None if raw is None else str(raw)
+                    raw = self._get(key_rule.getter, item, None, key, None, key_rule.where)
+                    line_no = None if raw is None or raw is _ERROR else str(raw)
                 exceptions_before, failures_before = len(result.exceptions), len(result.failures)
-                values = {text: getter(item) for text, getter in self.line_getters.items()}
+                values = {text: self._get(getter, item, result, text, line_no, self.source_file)
+                          for text, getter in self.line_getters.items()}
                 for cr in self.lines:
-                    self._store(cr, values[cr.rule.from_] if cr.rule.from_ is not None else cr.rule.value, line,
-                                result, line_no)
+                    raw = values[cr.rule.from_] if cr.rule.from_ is not None else cr.rule.value
+                    if raw is not _ERROR:
+                        self._store(cr, raw, line, result, line_no)
                 line_excepted = len(result.exceptions) > exceptions_before
                 line_failed = len(result.failures) > failures_before
                 if line_excepted and not line_failed and rejecting:
@@ -443,6 +451,18 @@ class CompiledMapping:
             return result
         result.data = data
         return result
+
+    @staticmethod
+    def _get(getter: Callable[[Any], Any], doc: Any, result: MappingResult | None, name: str, line: str | None,
+             where: str) -> Any:
+        """Evaluate an expression; a JMESPath runtime error (unknown function, wrong argument type) is a failure."""
+        try:
+            return getter(doc)
+        except JMESPathError as exc:
+            if result is not None:
+                result.failures.append(RuleFailure("MAP_EXPRESSION_FAILED", f"{name}: {exc}".replace("\n", " "),
+                                                   name, line, where))
+            return _ERROR
 
     def _store(self, cr: _CompiledRule, raw: Any, out: dict[str, Any], result: MappingResult,
                line: str | None) -> None:
@@ -565,28 +585,57 @@ class CompiledMapping:
 
     def _check(self, check: Check, getters: dict[str, Callable[[Any], Any]], doc: Any, data: dict[str, Any],
                result: MappingResult) -> None:
+        """One whole-document check; numbers compare as numbers (``07`` equals ``7``)."""
         lines = data.get("lines") or []
         message = ""
+        expected: Any = None
+        if "source" in getters:
+            expected = self._get(getters["source"], doc, result, f"checks.{check.exception}", None, self.source_file)
+            if expected is _ERROR:
+                return
         if check.count_equals is not None:
-            expected = getters["source"](doc)
-            if expected is None or str(len(lines) + len(result.rejected_lines)) != str(expected).strip():
-                message = f"{len(lines) + len(result.rejected_lines)} lines, the document says {expected}"
+            count = len(lines) + len(result.rejected_lines)
+            said = _number(expected)
+            if said is None or said != count:
+                message = f"{count} lines, the document says {_show(expected) or 'nothing'}"
         elif check.sum_equals is not None:
             fld = check.sum_equals["target"]
-            expected = getters["source"](doc)
-            total = sum(Decimal(str(x.get(fld) or 0)) for x in lines)
-            try:
-                ok = expected is not None and total == Decimal(str(expected))
-            except InvalidOperation:
-                ok = False
-            if not ok and not result.rejected_lines:
-                message = f"sum of {fld} is {total}, the document says {expected}"
+            values = [_number(x.get(fld) if isinstance(x, dict) else None, empty=0) for x in lines]
+            said = _number(expected)
+            if any(v is None for v in values):
+                bad = next(x.get(fld) for x, v in zip(lines, values, strict=True) if v is None)
+                message = f"{fld} {_show(bad)!r} is not a number, so its sum cannot be checked"
+            elif not result.rejected_lines and (said is None or sum(v for v in values if v is not None) != said):
+                total = sum(v for v in values if v is not None)
+                message = f"sum of {fld} is {total}, the document says {_show(expected) or 'nothing'}"
         elif check.not_after is not None:
             early, late = data.get(check.not_after["earlier"]), data.get(check.not_after["later"])
-            if early is not None and late is not None and early > late:
+            try:
+                wrong = early is not None and late is not None and early > late
+            except TypeError:
+                wrong = False
+                result.failures.append(RuleFailure(
+                    "MAP_CHECK_FAILED", f"not_after: {_show(early)!r} and {_show(late)!r} cannot be compared",
+                    "checks", None, self.source_file))
+            if wrong:
                 message = f"{check.not_after['earlier']} {early} is after {check.not_after['later']} {late}"
         if message:
             result.exceptions.append(MappingException(check.exception, message, check.hint, "checks"))
+
+
+def _number(value: Any, empty: Decimal | int | None = None) -> Decimal | None:
+    """A number from a source or target value (``"07"`` -> 7), ``empty`` for a missing one, else None."""
+    if value is None or value == "":
+        return None if empty is None else Decimal(empty)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | Decimal):
+        return Decimal(value)
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
 
 
 def _show(value: Any) -> str:

@@ -11,9 +11,13 @@ A test file (``mappings/<partner>/tests/*.test.yaml``)::
         input: ../../../samples/inbound/05_unknown_sku.edi
         expect: golden/05_unknown_sku.json
         expect_exception: { code: SKU_MISMATCH, line: "2" }
+    tables:
+      sku_xref: tables/sku-xref.csv
 
-Goldens carry ``_hash`` = SHA-256 of the mapping, its lookup tables and the input; they are
-written only by ``edi mapping test --update``. A stale or hand-edited golden fails with
+``tables`` gives lookup tables of the test's own (by table name) in place of the live ones: a
+golden is about the mapping, so an operator adding a row to the live ``sku-xref.csv`` (to release a
+held PO) changes no golden. Goldens carry ``_hash`` = SHA-256 of the mapping, the lookup tables it
+used and the input; they are written only by ``edi mapping test --update``. A stale or hand-edited golden fails with
 "regenerate and review the diff". The CLI and pytest use this same runner.
 """
 
@@ -139,14 +143,15 @@ def run_test_file(test_file: str | Path, *, update: bool = False) -> list[CaseRe
     tf = Path(test_file)
     spec = load_yaml(tf)
     base = tf.parent
-    mapping = load_mapping(base / str(spec["mapping"]))
+    fixtures = {str(k): base / str(v) for k, v in dict(spec.get("tables") or {}).items()}
+    mapping = _load(base / str(spec["mapping"]), fixtures)
     out: list[CaseResult] = []
     for case in spec.get("cases", []):
         name = str(case.get("name", "?"))
         input_path = base / str(case["input"])
         golden_path = base / str(case["expect"])
         if "allocation" in case or "pack" in case:
-            order_mapping = load_mapping(base / str(spec["order_mapping"]))
+            order_mapping = _load(base / str(spec["order_mapping"]), fixtures)
             body = outbound_case(mapping, order_mapping, case, base)
             extra = [base / str(case[k]) for k in ("allocation", "pack") if k in case]
             body["_hash"] = _fingerprint(mapping, input_path, order_mapping, *extra)
@@ -179,6 +184,13 @@ def run_test_file(test_file: str | Path, *, update: bool = False) -> list[CaseRe
         else:
             out.append(CaseResult(str(tf), name, True))
     return out
+
+
+def _load(path: Path, fixtures: dict[str, Path]) -> CompiledMapping:
+    """The mapping with the test file's fixture tables in place of the live ones it names."""
+    mapping = load_mapping(path)
+    own = {name: p for name, p in fixtures.items() if name in mapping.spec.lookups}
+    return load_mapping(path, own) if own else mapping
 
 
 def find_test_files(path: str | Path) -> list[Path]:

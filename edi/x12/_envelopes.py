@@ -110,9 +110,11 @@ class _Envelopes(_Reader):
         else:
             supported = self.v.registry.sets(self.version) & sets
             if not supported:
+                have = sorted(self.v.registry.versions_of(sets))
+                names = "/".join(sorted(sets))
                 self._group_error("GROUP_VERSION_UNSUPPORTED", "2",
-                                  f"no implementation guide for {grp.gs01} version {vals[8]!r} "
-                                  f"(have: {', '.join(sorted(self.v.registry.versions()))})", offset, "GS", 8)
+                                  f"no implementation guide for {grp.gs01} ({names}) version {vals[8]!r} "
+                                  f"(guides for {names}: {', '.join(have) or 'none'})", offset, "GS", 8)
             self.group_ok_sets = frozenset(supported)
         checks = [
             (2, bool(re.fullmatch(r"[ -~]{2,15}", vals[2])), "GS02 application sender's code"),
@@ -124,7 +126,11 @@ class _Envelopes(_Reader):
         ]
         for idx, ok, label in checks:
             if not ok:
-                self._group_error("GS_INVALID_VALUE", None, f"{label} {vals[idx]!r} is invalid", offset, "GS", idx)
+                why = ""
+                if idx == 4 and len(vals[4]) == 6 and valid_date(vals[4]):
+                    why = ": version 004010 and later need CCYYMMDD (8 digits)"
+                self._group_error("GS_INVALID_VALUE", None, f"{label} {vals[idx]!r} is invalid{why}", offset, "GS",
+                                  idx)
         if self.sink:
             self.sink.group_start(ic, grp)
 
@@ -159,8 +165,8 @@ class _Envelopes(_Reader):
         grp, ic = self.grp, self.ic
         assert grp is not None
         assert ic is not None
-        if grp.rejected:
-            grp.accepted_sets = 0
+        # accepted_sets stays the number of sets whose AK5 is A (AK904), even when the group is rejected
+        # for its own envelope (GE01/GE02 wrong): the sets themselves were fine
         if self.sink:
             self.sink.group_end(ic, grp)
         self.grp = None

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from edi.x12.validator import X12Validator
 
 _ENV2 = frozenset({"SE", "ST", "GS", "GE", "IS", "IE"})
+_SLICE = 64 * 1024
 _ENV_IDS = frozenset({"SE", "ST", "GS", "GE", "ISA", "IEA"})
 
 
@@ -58,6 +59,13 @@ class _Reader:
         self.seen_interchanges: set[tuple[str, str, str]] = set()
         self._element_messages: dict[tuple[int, str], list[str]] = {}
         self._nodes: list[int] = []
+        self.buf = ""              # the current chunk, decoded, handed out in slices
+        self.buf_pos = 0
+        self.produced = 0          # characters of text produced from the stream before ``buf``
+        self.strip_breaks = v.limits.strip_line_breaks
+        self.breaks_decided = False
+        self.breaks_removed = 0
+        self.first_break: int | None = None
 
     # -- input -----------------------------------------------------------------------------------
 
@@ -71,7 +79,21 @@ class _Reader:
         def _envelope(self, sid: str, raw: str, offset: int) -> bool: ...
 
     def _read(self) -> bool:
-        """Append the next chunk to ``pending``; False at end of input."""
+        """Append the next piece of input to ``pending``; False at end of input.
+
+        The stream is read in ``chunk_bytes`` chunks but handed to ``pending`` in slices of at most
+        ``_SLICE`` characters: work that is proportional to ``pending`` (splitting, and the copy when an
+        interchange ends) then stays small however many interchanges a chunk holds.
+        """
+        if self.buf_pos >= len(self.buf) and not self._fill():
+            return False
+        piece = self.buf[self.buf_pos:self.buf_pos + _SLICE]
+        self.buf_pos += len(piece)
+        self.pending += piece
+        return True
+
+    def _fill(self) -> bool:
+        """Read the next chunk of the stream into ``buf``; False at end of input."""
         if self.eof:
             return False
         chunk = self.stream.read(self.limits.chunk_bytes)
@@ -86,8 +108,38 @@ class _Reader:
                                  "reading stopped", self.consumed)
             self.report.quarantine = True
             return False
-        self.pending += chunk.decode("latin-1")
+        text = chunk.decode("latin-1")
+        if self.strip_breaks:
+            if not self.breaks_decided:
+                while len(text) < 512 and (more := self.stream.read(self.limits.chunk_bytes)):
+                    self.consumed += len(more)
+                    text += more.decode("latin-1")
+                self._decide_breaks(self.pending + text)
+            if self.strip_breaks:
+                text = self._unwrap(text)
+        self.buf, self.buf_pos = text, 0
+        self.produced += len(text)
         return True
+
+    def _decide_breaks(self, head: str) -> None:
+        """With ``Limits.strip_line_breaks``: keep the breaks when they are the segment terminator."""
+        self.breaks_decided = True
+        flat = head.lstrip(" \t\r\n\ufeff").removeprefix("\xef\xbb\xbf").replace("\r", "").replace("\n", "")
+        if flat.startswith("ISA") and len(flat) > 105 and flat[105].isalnum():
+            self.strip_breaks = False
+            self.v._file_finding(self.report, "LINE_BREAKS_STRIPPED",
+                                 "strip_line_breaks is on but the segment terminator is a line break: "
+                                 "nothing was removed", 0, Severity.INFO)
+
+    def _unwrap(self, text: str) -> str:
+        """Remove CR/LF (files hard-wrapped at 80 columns), counting them for the report."""
+        n = text.count("\r") + text.count("\n")
+        if not n:
+            return text
+        if self.first_break is None:
+            self.first_break = self.produced + min(i for i in (text.find("\r"), text.find("\n")) if i >= 0)
+        self.breaks_removed += n
+        return text.replace("\r", "").replace("\n", "")
 
     def run(self) -> None:
         """Read the whole input."""
@@ -98,6 +150,11 @@ class _Reader:
             first = False
             self._interchange()
         self.report.size = max(self.report.size, self.consumed)
+        if self.breaks_removed:
+            self.v._file_finding(self.report, "LINE_BREAKS_STRIPPED",
+                                 f"{self.breaks_removed} CR/LF characters removed before validation "
+                                 "(strip_line_breaks); byte offsets count the text without them",
+                                 self.first_break, Severity.INFO)
 
     def _find_isa(self, first: bool) -> bool:
         """Position ``pending`` at the next ISA; report what precedes it. False at end of input."""
@@ -246,7 +303,9 @@ class _Reader:
         while True:
             if eol and self.pending[:1] in ("\r", "\n"):
                 self._drop(len(self.pending) - len(self.pending.lstrip("\r\n")))
-            text = self.pending
+            # split only up to this interchange's IEA: a chunk holding many small interchanges is
+            # otherwise split again, whole, for each of them
+            text, rest = self._window(self.pending, sep, es)
             parts = text.split(sep)
             tail = parts.pop()
             base = self.pending_offset
@@ -268,12 +327,14 @@ class _Reader:
             if result is not None:
                 consumed, offset = result
                 # IEA (or an ISA without IEA) ended the interchange: keep the rest for the next one
-                self.pending = text[consumed:]
+                self.pending = text[consumed:] + rest
                 self.pending_offset = offset
                 return
             if fast:
-                self.pending = tail
+                self.pending = tail + rest
                 self.pending_offset = base + len(text) - len(tail)
+            elif rest:
+                self.pending += rest
             if len(self.pending) > max_seg:
                 self._skip_overlong_tail(term)
             if not self._read():
@@ -299,6 +360,18 @@ class _Reader:
                 self._missing_iea(self.pending_offset + len(self.pending))
                 self.pending = ""
                 return
+
+    @staticmethod
+    def _window(text: str, sep: str, es: str) -> tuple[str, str]:
+        """``text`` cut after the first IEA segment (and its line ending), and what follows it."""
+        at = text.find(sep + "IEA" + es)
+        if at < 0:
+            return text, ""
+        end = text.find(sep, at + len(sep))
+        if end < 0:
+            return text, ""
+        end += len(sep)
+        return text[:end], text[end:]
 
     def _fast_chunk(self, parts: list[str], text: str, sep: str, base: int, seplen: int, es: str,
                     env2: frozenset[str]) -> tuple[int, int] | None:
@@ -401,14 +474,28 @@ class _Reader:
         self.pending_offset = off
         return None
 
+    def _crossing(self, head: str) -> tuple[int, str]:
+        """Where a segment passes ``max_segment_bytes``: (element position, the segment's start to show).
+
+        ``head`` holds at least the segment's first ``max_segment_bytes`` characters. The start kept
+        ends a little after the element in which the bound is crossed begins, with a NUL so that it
+        never matches its definition.
+        """
+        es = self.delims.element
+        bound = self.limits.max_segment_bytes
+        element = max(head.count(es, 0, bound), 1)
+        begins = head.rfind(es, 0, bound) + 1
+        return element, head[:max(begins + 40, 80)].replace(self.delims.segment, "") + "\x00"
+
     def _overlong(self, raw: str, offset: int, seps: int) -> None:
         length = len(raw)
         sid = raw[:3].partition(self.delims.element)[0]
         cur = self.cur
         if cur is not None:
-            cur.overlong.append((len(cur.segments) + 1, offset, length, seps))
+            element, start = self._crossing(raw)
+            cur.overlong.append((len(cur.segments) + 1, offset, length, seps, element))
             cur.explicit[len(cur.segments)] = offset
-            cur.segments.append(sid + self.delims.element + "\x00")  # placeholder keeps positions
+            cur.segments.append(start)  # stands in for the segment: keeps positions, shows its start
         else:
             self.v._file_finding(self.report, "SEGMENT_TOO_LONG",
                                  f"segment {sid!r} of {length} bytes ({seps} elements) outside a transaction set",
@@ -419,6 +506,7 @@ class _Reader:
         es = self.delims.element
         start = self.pending_offset
         sid = self.pending[:3].partition(es)[0]
+        element, head = self._crossing(self.pending)
         length = 0
         seps = 0
         while True:
@@ -437,9 +525,9 @@ class _Reader:
                 break
         cur = self.cur
         if cur is not None:
-            cur.overlong.append((len(cur.segments) + 1, start, length, seps))
+            cur.overlong.append((len(cur.segments) + 1, start, length, seps, element))
             cur.explicit[len(cur.segments)] = start
-            cur.segments.append(sid + es + "\x00")
+            cur.segments.append(head)
         else:
             self.v._file_finding(self.report, "SEGMENT_TOO_LONG",
                                  f"segment {sid!r} of {length}+ bytes outside a transaction set", start)

@@ -13,6 +13,7 @@ from edi.x12.envelope import (
     Delimiters,
     ascii_digits,
 )
+from edi.x12.guide import CompositeDef, SegmentDef
 from edi.x12.results import (
     ElementNote,
     Finding,
@@ -52,11 +53,12 @@ class _Run(_Envelopes):
         res = SetResult(cur.st01, cur.st02, segment_count=count, byte_offset=cur.offset)
         pos = self._set_position(cur)
 
-        def set_error(code: str, ak502: str, message: str, where: Position | None = None) -> None:
+        def set_error(code: str, ak502: str, message: str, where: Position | None = None,
+                      advice: str | None = None) -> None:
             res.accepted = False
             if ak502 not in res.ak502:
                 res.ak502.append(ak502)
-            self.v._add(self.report, Finding(code, Level.SET, message, where or pos(), ak502=ak502))
+            self.v._add(self.report, Finding(code, Level.SET, message, where or pos(), ak502=ak502, advice=advice))
 
         if grp.received > self.limits.max_sets_per_group:
             if grp.received == self.limits.max_sets_per_group + 1:
@@ -68,10 +70,8 @@ class _Run(_Envelopes):
         if not (len(st01) == 3 and ascii_digits(st01)):
             set_error("ST_INVALID_ID", "6", f"ST01 {st01!r} is not a transaction set identifier")
         elif st01 not in self.group_ok_sets:
-            expected = SET_GROUP.get(st01)
-            why = (f"a {st01} belongs in a {expected} group, not {grp.gs01!r}" if expected and expected != grp.gs01
-                   else f"transaction set {st01} version {grp.gs08!r} is not supported")
-            set_error("SET_NOT_SUPPORTED", "1", why)
+            why, advice = self._unsupported_set(st01)
+            set_error("SET_NOT_SUPPORTED", "1", why, advice=advice)
         if not (4 <= len(st02) <= 9 and st02.isascii() and st02.isprintable()):
             set_error("ST_CONTROL_NUMBER", "7", f"ST02 {st02!r} must be 4 to 9 characters")
         elif st02 in self.set_numbers:
@@ -118,6 +118,27 @@ class _Run(_Envelopes):
                                self.ic.control_number if self.ic else "", grp.gs06, cur.offset)
         if self.sink:
             self.sink.set_done(grp, res, doc)
+
+    def _unsupported_set(self, st01: str) -> tuple[str, str]:
+        """Why a set cannot be validated here, and advice that fits this set and this group."""
+        grp = self.grp
+        assert grp is not None
+        expected = SET_GROUP.get(st01)
+        registry = self.v.registry
+        if expected is None:
+            have = ", ".join(sorted(SET_GROUP))
+            return (f"transaction set {st01} is not one we handle (we handle {have})",
+                    f"a {st01} cannot be processed by this system; route it elsewhere or ask the partner "
+                    "not to send it on this connection")
+        if expected != grp.gs01:
+            return (f"a {st01} belongs in a functional group {expected}, not {grp.gs01!r}",
+                    f"ask the sender to put the {st01} in a GS*{expected} group (GS01 {grp.gs01!r} carries "
+                    f"{', '.join(sorted(s for s, g in SET_GROUP.items() if g == grp.gs01)) or 'no set we handle'})")
+        versions = sorted(registry.versions_of({st01}))
+        return (f"transaction set {st01} in version {grp.gs08!r} has no implementation guide "
+                f"(guides for {st01}: {', '.join(versions) or 'none'})",
+                f"ask the sender to send the {st01} as version {' or '.join(versions)} in GS08, or add a guide "
+                f"for {grp.gs08[:6]!r}" if versions else f"add an implementation guide for the {st01}")
 
     def _set_position(self, cur: _Set) -> Callable[[], Position]:
         """A maker of the set's Position (built only when a finding needs it)."""
@@ -184,11 +205,7 @@ class _Run(_Envelopes):
             nodes.append(target)
             if t.regex.fullmatch(raw) is None:
                 if k in overlong:
-                    _, _, length, seps = overlong[k]
-                    code = "3" if seps > self.limits.max_elements_per_segment else "5"
-                    msg = (f"{seps} elements, over the bound of {self.limits.max_elements_per_segment}" if code == "3"
-                           else f"segment of {length} bytes, over the bound of {self.limits.max_segment_bytes}")
-                    notes.append(SegmentNote(sid, k, "8", [ElementNote(1, None, None, code, msg)]))
+                    notes.append(self._overlong_note(t.segment, sid, k, overlong[k]))
                     continue
                 issues = check_elements(t.segment, raw, self.delims)
                 if not issues:
@@ -214,6 +231,25 @@ class _Run(_Envelopes):
         elif has_se and not res.ak502:
             cg.learn(nodes)
         self._nodes = nodes
+
+    def _overlong_note(self, seg: SegmentDef, sid: str, k: int, info: tuple[int, int, int, int, int]) -> SegmentNote:
+        """The AK3/AK4 of a segment over a bound: the element in which the bound was crossed."""
+        _, _, length, seps, element = info
+        limits = self.limits
+        if seps > limits.max_elements_per_segment:
+            position, code = limits.max_elements_per_segment + 1, "3"
+            msg = (f"{sid} has {seps} elements, over the bound of {limits.max_elements_per_segment}; "
+                   f"the segment was skipped")
+        else:
+            position, code = element, "5"
+            msg = (f"{sid} is {length} bytes, over the bound of {limits.max_segment_bytes}; the bound is crossed "
+                   f"in {sid}{element:02d}, and the segment was skipped")
+        number = None
+        if position <= len(seg.elements):
+            item = seg.elements[position - 1]
+            number = item.number if isinstance(item, CompositeDef) else item.element.number
+        self._element_messages[(k, sid)] = [msg]
+        return SegmentNote(sid, k, "8", [ElementNote(position, None, number, code, None)])
 
     def _unplaced(self, cg: CompiledGuide, sid: str, k: int, raw: str) -> SegmentNote:
         if sid in cg.ids:

@@ -60,7 +60,7 @@ class _Set:
     segments: list[str]
     explicit: dict[int, int]
     empty_at: list[int]
-    overlong: list[tuple[int, int, int, int]]
+    overlong: list[tuple[int, int, int, int, int]]  # (index, offset, length, separators, element crossed)
     dropped: int = 0
     seplen: int = 1
 

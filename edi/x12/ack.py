@@ -29,7 +29,8 @@ _AK404_OK = frozenset(chr(c) for c in range(0x20, 0x7F))
 
 
 def _special(c: str | None) -> bool:
-    return c is not None and len(c) == 1 and 0x20 < ord(c) < 0x7F and not c.isalnum()
+    # control characters are legal delimiters (the partner chose them); space and NUL are not usable
+    return c is not None and len(c) == 1 and 0 < ord(c) < 0x80 and c != " " and not c.isalnum()
 
 
 def reply_delimiters(d: Delimiters) -> Delimiters:
@@ -194,9 +195,8 @@ class AckBuilder:
         gs = self._spools[-1] if self._spools and self._spools[-1].grp is grp else None
         if gs is None:
             return
-        accepted = 0 if grp.rejected else grp.accepted_sets
         included = grp.included or grp.received
-        self._write(gs, "AK9", grp.ak901, str(included), str(grp.received), str(accepted), *grp.ak905[:5])
+        self._write(gs, "AK9", grp.ak901, str(included), str(grp.received), str(grp.accepted_sets), *grp.ak905[:5])
 
     def interchange_end(self, ic: InterchangeResult) -> None:
         """Emit the 997s (or only a TA1 when the interchange is rejected)."""

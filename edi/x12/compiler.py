@@ -13,6 +13,7 @@ and the mandatory segments or loops it skips. Transitions are computed on first 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -38,13 +39,27 @@ _TM_BY_LEN = {
 }
 
 
+@functools.lru_cache(maxsize=64)
 def data_class(delims: Delimiters) -> str:
-    """Regex character class of characters allowed inside an element (printable ASCII, no delimiters)."""
+    """Regex character class of characters allowed inside an element (printable ASCII, no delimiters).
+
+    Written as positive ranges of printable ASCII: a negated class reaching ``\\uffff`` costs the
+    regex compiler a 64k-entry charset per use, which dominated a cold start.
+    """
     excluded = {delims.element, delims.segment, delims.component}
     if delims.repetition:
         excluded.add(delims.repetition)
-    esc = "".join(re.escape(c) for c in sorted(excluded))
-    return f"[^\\x00-\\x1f\\x7f-\\uffff{esc}]"
+    ranges: list[str] = []
+    start = None
+    for code in range(0x20, 0x80):
+        ok = code < 0x7F and chr(code) not in excluded
+        if ok and start is None:
+            start = code
+        elif not ok and start is not None:
+            lo, hi = re.escape(chr(start)), re.escape(chr(code - 1))
+            ranges.append(lo if start == code - 1 else f"{lo}-{hi}")
+            start = None
+    return "[" + "".join(ranges) + "]"
 
 
 def element_pattern(el: ElementDef, dc: str) -> str:
@@ -278,6 +293,11 @@ def check_elements(seg: SegmentDef, raw: str, delims: Delimiters) -> list[Elemen
     return issues
 
 
+def _either(names: list[str], word: str) -> str:
+    """``A``, ``A and B``, ``A, B and C``: a list of element names as the standard's notes read."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {word} {names[-1]}"
+
+
 def _check_syntax(seg: SegmentDef, values: list[str]) -> list[ElementIssue]:
     def has(p: int) -> bool:
         return p - 1 < len(values) and values[p - 1] != ""
@@ -291,23 +311,25 @@ def _check_syntax(seg: SegmentDef, values: list[str]) -> list[ElementIssue]:
     out: list[ElementIssue] = []
     for rule in seg.syntax:
         kind, ps = rule[0], [int(rule[i:i + 2]) for i in range(1, len(rule), 2)]
-        names = ", ".join(f"{seg.xid}{p:02d}" for p in ps)
+        name = [f"{seg.xid}{p:02d}" for p in ps]
         if kind == "P" and any(has(p) for p in ps) and not all(has(p) for p in ps):
             p = next(p for p in ps if not has(p))
-            out.append(ElementIssue(p, None, num(p), "2", f"{names} must be used together ({rule})", None))
+            out.append(ElementIssue(p, None, num(p), "2", f"if any of {_either(name, 'and')} is present, all are "
+                                    f"required ({rule}); {seg.xid}{p:02d} is missing", None))
         elif kind == "R" and not any(has(p) for p in ps):
-            out.append(ElementIssue(ps[0], None, num(ps[0]), "2", f"at least one of {names} is required ({rule})",
-                                    None))
+            out.append(ElementIssue(ps[0], None, num(ps[0]), "2",
+                                    f"at least one of {_either(name, 'or')} is required ({rule})", None))
         elif kind == "E" and sum(has(p) for p in ps) > 1:
             p = [p for p in ps if has(p)][1]
-            out.append(ElementIssue(p, None, num(p), "10", f"only one of {names} may be used ({rule})",
-                                    values[p - 1][:99]))
+            out.append(ElementIssue(p, None, num(p), "10", f"only one of {_either(name, 'or')} may be present "
+                                    f"({rule})", values[p - 1][:99]))
         elif kind == "C" and has(ps[0]) and not all(has(p) for p in ps[1:]):
             p = next(p for p in ps[1:] if not has(p))
-            out.append(ElementIssue(p, None, num(p), "2", f"{seg.xid}{ps[0]:02d} requires {names} ({rule})", None))
+            out.append(ElementIssue(p, None, num(p), "2",
+                                    f"{name[0]} requires {_either(name[1:], 'and')} ({rule})", None))
         elif kind == "L" and has(ps[0]) and not any(has(p) for p in ps[1:]):
             out.append(ElementIssue(ps[1], None, num(ps[1]), "2",
-                                    f"{seg.xid}{ps[0]:02d} requires one of {names} ({rule})", None))
+                                    f"{name[0]} requires at least one of {_either(name[1:], 'or')} ({rule})", None))
     return out
 
 
@@ -383,6 +405,8 @@ class CompiledGuide:
         self.seen: set[int] = set()
         self._set_rx: re.Pattern[str] | None = None
         self._set_rx_for: frozenset[int] = frozenset()
+        self._stale = False
+        self.learned = 0
         self.rebuilds = 0
 
     def _flatten(self, loop: LoopDef, parent: Node | None, position: int) -> Node:
@@ -459,7 +483,12 @@ class CompiledGuide:
     MAX_REBUILDS = 32
 
     def learn(self, nodes: list[int]) -> None:
-        """Record the guide positions an accepted set used; the fast pattern grows to cover them."""
+        """Record the guide positions an accepted set used; the fast pattern grows to cover them.
+
+        The pattern is compiled from the second accepted set on: a file with one set never pays for
+        it (a cold one-PO validation), a file with many sets pays once per new shape.
+        """
+        self.learned += 1
         before = len(self.seen)
         self.seen.update(n for n in nodes if n >= 0)
         if len(self.seen) != before:
@@ -469,11 +498,13 @@ class CompiledGuide:
                 while parent is not None and parent.index not in self.seen:
                     self.seen.add(parent.index)
                     parent = parent.parent
-            if self.rebuilds < self.MAX_REBUILDS:
-                # compile now, while the set that taught us is being handled, not on the next one
-                self._set_rx = re.compile(self._set_pattern(), re.DOTALL | re.ASCII)
-                self._set_rx_for = frozenset(self.seen)
-                self.rebuilds += 1
+            self._stale = True
+        if self._stale and self.learned >= 2 and self.rebuilds < self.MAX_REBUILDS:
+            # compile now, while the set that taught us is being handled, not on the next one
+            self._set_rx = re.compile(self._set_pattern(), re.DOTALL | re.ASCII)
+            self._set_rx_for = frozenset(self.seen)
+            self._stale = False
+            self.rebuilds += 1
 
     def accepts(self, segments: list[str]) -> bool:
         """One regex match over a whole set (ST excluded): True only if the set is valid.

@@ -40,6 +40,12 @@ VERSIONS_4010_FAMILY = frozenset({
     "00401",
 })
 VERSIONS_5010 = frozenset({"00501"})
+# ISA12 control versions accepted by default: the interchange envelope version is independent of the
+# groups' GS08 (00402-00406 carrying 004010 groups are common), so every published one up to 00501
+CONTROL_VERSIONS = VERSIONS_4010_FAMILY | frozenset({"00402", "00403", "00404", "00405", "00406", "00500"}) | (
+    VERSIONS_5010)
+_DELIMITER_NAMES = {"element": "element separator", "segment": "segment terminator",
+                    "component": "component separator (ISA16)", "repetition": "repetition separator (ISA11)"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,13 +111,54 @@ def ascii_digits(value: str) -> bool:
     return value.isascii() and value.isdigit()
 
 
-def _printable(value: str, *delims: str) -> bool:
-    """Printable ASCII with none of the interchange's delimiters."""
-    return all(0x20 <= ord(c) < 0x7F for c in value) and not any(d and d in value for d in delims)
+def _printable(value: str) -> bool:
+    """Printable ASCII (a delimiter inside an ISA value is reported by ``delimiter_problems``)."""
+    return all(0x20 <= ord(c) < 0x7F for c in value)
 
 
 def _special(c: str) -> bool:
     return len(c) == 1 and not c.isalnum() and c != " " and 0x20 < ord(c) < 0x7F
+
+
+def describe_char(c: str) -> str:
+    """A delimiter as a reader can see it: ``'*'`` or ``0x15``."""
+    return repr(c) if " " < c < "\x7f" else f"0x{ord(c):02X}"
+
+
+def delimiter_problems(es: str, cs: str, term: str, repetition: str | None,
+                       elements: tuple[str, ...]) -> list[IsaProblem]:
+    """What the standard forbids in an interchange's delimiters, each problem named.
+
+    Any character may be a delimiter, control characters included (ASC X12 RFI #28: the character set
+    of an interchange is extended by its delimiters), except an alphanumeric one, one equal to another
+    delimiter, and one that occurs in the data (here: the ISA's own values).
+    """
+    out: list[IsaProblem] = []
+    roles = [("element", es, "026", "ISA_ELEMENT_SEPARATOR", None),
+             ("segment", term, "004", "ISA_SEGMENT_TERMINATOR", None),
+             ("component", cs, "027", "ISA_COMPONENT_SEPARATOR", 16)]
+    if repetition is not None:
+        roles.append(("repetition", repetition, "016", "ISA_REPETITION_SEPARATOR", 11))
+    seen: dict[str, str] = {}
+    data = {i: v for i, v in enumerate(elements[1:16], 1) if i != 11 or repetition is None}
+    for role, c, ta105, code, element in roles:
+        name = _DELIMITER_NAMES[role]
+        if len(c) != 1:
+            out.append(IsaProblem(ta105, code, f"the {name} is missing", element))
+        elif c.isalnum():
+            out.append(IsaProblem(ta105, code, f"the {name} {c!r} is alphanumeric; a delimiter must not be a "
+                                  "letter or a digit", element))
+        elif c in seen:
+            out.append(IsaProblem(ta105, code, f"the {name} {describe_char(c)} is the same character as the "
+                                  f"{_DELIMITER_NAMES[seen[c]]}", element))
+        else:
+            inside = next((i for i, v in data.items() if c in v), None)
+            if inside is not None:
+                out.append(IsaProblem(ta105, code, f"the {name} {describe_char(c)} occurs in the data of "
+                                      f"ISA{inside:02d} ({elements[inside]!r})", element))
+        if len(c) == 1:
+            seen.setdefault(c, role)
+    return out
 
 
 def parse_isa(text: str, supported_versions: frozenset[str]) -> IsaHeader:
@@ -163,33 +210,24 @@ def parse_isa(text: str, supported_versions: frozenset[str]) -> IsaHeader:
     cs = elements[16][:1]
     version = elements[12]
     repetition: str | None = None
-    if version >= "00402" and _special(elements[11]):
+    if version >= "00402" and len(elements[11]) == 1 and elements[11] != "U":
         repetition = elements[11]
     delims = Delimiters(es, cs or ">", term or "~", repetition)
     if problems:
         return IsaHeader(elements, delims, tuple(problems), readable)
 
-    if not _special(cs) or cs in (es, term):
-        problems.append(IsaProblem("027", "ISA_COMPONENT_SEPARATOR",
-                                   f"ISA16 {cs!r} must be a special character distinct from the element "
-                                   "separator and the segment terminator", 16))
-    elif not term or term == es or not (_special(term) or term in "\r\n\x1c\x1d\x1e\x1f\x07\x85"):
-        problems.append(IsaProblem("004", "ISA_SEGMENT_TERMINATOR",
-                                   f"segment terminator {term!r} must be a special character distinct "
-                                   "from the element and component separators"))
-    if not _special(es):
-        problems.append(IsaProblem("026", "ISA_ELEMENT_SEPARATOR", f"element separator {es!r} is not valid"))
+    problems.extend(delimiter_problems(es, cs, term, repetition, elements))
     checks: list[tuple[int, bool, str, str, str]] = [
         (1, elements[1] in AUTH_QUALIFIERS, "010", "ISA_INVALID_VALUE", "ISA01 authorization qualifier"),
         (3, elements[3] in SECURITY_QUALIFIERS, "012", "ISA_INVALID_VALUE", "ISA03 security qualifier"),
         (5, elements[5] in ID_QUALIFIERS, "005", "ISA_INVALID_VALUE", "ISA05 sender qualifier"),
-        (6, bool(elements[6].strip()) and _printable(elements[6], es, cs, term), "006", "ISA_INVALID_VALUE",
+        (6, bool(elements[6].strip()) and _printable(elements[6]), "006", "ISA_INVALID_VALUE",
          "ISA06 sender ID"),
         (7, elements[7] in ID_QUALIFIERS, "007", "ISA_INVALID_VALUE", "ISA07 receiver qualifier"),
-        (8, bool(elements[8].strip()) and _printable(elements[8], es, cs, term), "008", "ISA_INVALID_VALUE",
+        (8, bool(elements[8].strip()) and _printable(elements[8]), "008", "ISA_INVALID_VALUE",
          "ISA08 receiver ID"),
-        (2, _printable(elements[2], es, cs, term), "011", "ISA_INVALID_VALUE", "ISA02 authorization information"),
-        (4, _printable(elements[4], es, cs, term), "013", "ISA_INVALID_VALUE", "ISA04 security information"),
+        (2, _printable(elements[2]), "011", "ISA_INVALID_VALUE", "ISA02 authorization information"),
+        (4, _printable(elements[4]), "013", "ISA_INVALID_VALUE", "ISA04 security information"),
         (9, len(elements[9]) == 6 and valid_date(elements[9]), "014", "ISA_DATE", "ISA09 date"),
         (10, bool(re.fullmatch(r"(?:[01]\d|2[0-3])[0-5]\d", elements[10])), "015", "ISA_TIME", "ISA10 time"),
         (13, bool(re.fullmatch(r"\d{9}", elements[13])), "018", "ISA_CONTROL_NUMBER", "ISA13 control number"),
@@ -208,8 +246,7 @@ def parse_isa(text: str, supported_versions: frozenset[str]) -> IsaHeader:
     elif version < "00402" and elements[11] != "U":
         problems.append(IsaProblem("016", "ISA_INVALID_VALUE",
                                    f"ISA11 standards identifier {elements[11]!r} must be 'U'", 11))
-    elif version >= "00402" and elements[11] != "U" and (
-            repetition is None or repetition in (es, cs, term)):
+    elif version >= "00402" and elements[11] != "U" and repetition is None:
         problems.append(IsaProblem("016", "ISA_REPETITION_SEPARATOR",
                                    f"ISA11 repetition separator {elements[11]!r} is not valid", 11))
     return IsaHeader(elements, delims, tuple(problems), readable)

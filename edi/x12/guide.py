@@ -11,14 +11,19 @@ segment's or element's usage and restrict an element's code list, addressed by s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import os
+import pickle
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
-
-from lxml import etree
+from typing import TYPE_CHECKING
 
 from edi.errors import GuideError
+
+if TYPE_CHECKING:
+    from lxml import etree
 
 MAPS_DIR = Path(__file__).parent / "maps"
 UNBOUNDED = 10**9
@@ -147,6 +152,8 @@ _PARSER_OPTIONS = {
 
 
 def _parse_xml(path: Path) -> etree._Element:
+    from lxml import etree  # noqa: PLC0415 - only when a guide is not in the cache
+
     parser = etree.XMLParser(**_PARSER_OPTIONS)
     try:
         return etree.parse(str(path), parser).getroot()
@@ -174,7 +181,12 @@ def _repeat(value: str) -> int:
 
 
 def load_data_elements(version: str, maps_dir: Path = MAPS_DIR) -> dict[str, DataElement]:
-    """Load and merge every ``dataele.<version>*.xml``; conflicting definitions are an error."""
+    """Load and merge every ``dataele.<version>*.xml``; conflicting definitions are an error (read once)."""
+    return dict(_data_elements(version, maps_dir))
+
+
+@cache
+def _data_elements(version: str, maps_dir: Path) -> dict[str, DataElement]:
     out: dict[str, DataElement] = {}
     files = sorted(maps_dir.glob(f"dataele.{version}*.xml"))
     if not files:
@@ -258,7 +270,7 @@ def load_guide(path: Path, maps_dir: Path = MAPS_DIR) -> Guide:
     version = "00" + path.name.split(".")[1] if len(path.name.split(".")[1]) == 4 else ""
     if not version:
         raise GuideError(f"{path}: file name must be <set>.<vvvv>.xml, e.g. 850.4010.xml")
-    elements = load_data_elements(version, maps_dir)
+    elements = _data_elements(version, maps_dir)
     st_loop = root.find("loop")
     if st_loop is None:
         raise GuideError(f"{path}: no ST_LOOP")
@@ -334,38 +346,108 @@ def apply_layer(guide: Guide, layer_path: Path) -> Guide:
 
 @dataclass
 class GuideRegistry:
-    """The guides available to a validator, by (set id, version) and optional partner."""
+    """The guides available to a validator, by (set id, version) and optional partner.
+
+    Guides are found by file name (``<set>.<vvvv>.xml``) and parsed on first use: a process that
+    validates 850s never reads the 810, 846 or 856 maps.
+    """
 
     maps_dir: Path = MAPS_DIR
     partner: str | None = None
+    _files: dict[tuple[str, str], Path] = field(default_factory=dict)
     _guides: dict[tuple[str, str], Guide] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for path in sorted(self.maps_dir.glob("*.xml")):
             parts = path.name.split(".")
-            if len(parts) != 3 or not parts[0].isdigit():
+            if len(parts) != 3 or not parts[0].isdigit() or len(parts[1]) != 4:
                 continue
-            guide = load_guide(path, self.maps_dir)
-            if self.partner:
-                layer = self.maps_dir / "partners" / self.partner / path.name
-                if layer.exists():
-                    guide = apply_layer(guide, layer)
-            self._guides[(guide.set_id, guide.version)] = guide
+            self._files[(parts[0], "00" + parts[1])] = path
 
     def get(self, set_id: str, version: str) -> Guide | None:
         """The guide for a set in a version (GS08's first six characters), or None."""
-        return self._guides.get((set_id, version[:6]))
+        key = (set_id, version[:6])
+        guide = self._guides.get(key)
+        if guide is None:
+            path = self._files.get(key)
+            if path is None:
+                return None
+            layer = self.maps_dir / "partners" / self.partner / path.name if self.partner else None
+            if layer is not None and not layer.exists():
+                layer = None
+            guide = _cached_guide(path, layer, self.maps_dir)
+            if (guide.set_id, guide.version) != key:
+                raise GuideError(f"{path}: declares {guide.set_id} {guide.version}, its name says {key[0]} {key[1]}")
+            self._guides[key] = guide
+        return guide
 
     def versions(self) -> set[str]:
         """Versions that have at least one guide."""
-        return {v for _, v in self._guides}
+        return {v for _, v in self._files}
+
+    def versions_of(self, set_ids: Iterable[str]) -> set[str]:
+        """Versions that have a guide for at least one of ``set_ids``."""
+        wanted = set(set_ids)
+        return {v for s, v in self._files if s in wanted}
 
     def sets(self, version: str) -> set[str]:
         """Transaction sets with a guide in ``version``."""
-        return {s for s, v in self._guides if v == version[:6]}
+        return {s for s, v in self._files if v == version[:6]}
 
-    def __iter__(self) -> Iterable[Guide]:
-        return iter(self._guides.values())
+    def __iter__(self) -> Iterator[Guide]:
+        for set_id, version in list(self._files):
+            guide = self.get(set_id, version)
+            if guide is not None:
+                yield guide
+
+
+CACHE_ENV = "EDI_CACHE_DIR"
+"""Environment variable naming the folder for compiled guides (default: the user's cache folder)."""
+_CACHE_FORMAT = b"guide-cache-1"
+
+
+def cache_dir() -> Path | None:
+    """Where parsed guides are kept between processes (None: caching is off, ``EDI_CACHE_DIR=``)."""
+    configured = os.environ.get(CACHE_ENV)
+    if configured is not None:
+        return Path(configured) if configured else None
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "vendoredi" / "guides"
+
+
+def _cached_guide(path: Path, layer: Path | None, maps_dir: Path) -> Guide:
+    """A guide (with its partner layer) from the cache, keyed by the hash of every file it is built from.
+
+    A changed map, layer or data element dictionary is a new key, so a stale entry is never used;
+    an unreadable or unwritable cache only costs the parse.
+    """
+    version = "00" + path.name.split(".")[1] if len(path.name.split(".")) == 3 else ""
+    sources = [path, *sorted(maps_dir.glob(f"dataele.{version}*.xml")), *([layer] if layer else [])]
+    digest = hashlib.sha256(_CACHE_FORMAT)
+    for src in sources:
+        digest.update(src.name.encode() + b"\0" + src.read_bytes() + b"\0")
+    folder = cache_dir()
+    entry = folder / f"{digest.hexdigest()}.pickle" if folder else None
+    if entry is not None:
+        try:
+            with entry.open("rb") as fh:
+                guide = pickle.load(fh)  # noqa: S301 - our own cache, keyed by content hash
+            if isinstance(guide, Guide):
+                return replace(guide, source=f"{path}+{layer}" if layer else str(path))
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
+            pass
+    guide = load_guide(path, maps_dir)
+    if layer is not None:
+        guide = apply_layer(guide, layer)
+    if entry is not None:
+        try:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            tmp = entry.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(pickle.dumps(guide, protocol=pickle.HIGHEST_PROTOCOL))
+            tmp.replace(entry)
+        except OSError:
+            pass
+    return guide
 
 
 @cache

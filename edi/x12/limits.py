@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edi.x12.envelope import VERSIONS_4010_FAMILY
+from edi.x12.envelope import CONTROL_VERSIONS
 
 MIB = 1024 * 1024
 
@@ -25,4 +25,6 @@ class Limits:
     strip_leading_whitespace: bool = True
     trailing_data_is_error: bool = True
     ta1_on_error: bool = True
-    supported_versions: frozenset[str] = VERSIONS_4010_FAMILY
+    # remove CR/LF wherever they occur (files hard-wrapped at 80 columns) before validation; reported
+    strip_line_breaks: bool = False
+    supported_versions: frozenset[str] = CONTROL_VERSIONS

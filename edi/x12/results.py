@@ -88,10 +88,13 @@ class Finding:
     data_element: str | None = None
     bad_value: str | None = None
     segment_text: str | None = None
+    advice: str | None = None
 
     @property
     def hint(self) -> str:
-        """What to do about it."""
+        """What to do about it: this finding's own advice, else the code's hint."""
+        if self.advice:
+            return self.advice
         info = CODES.get(self.code)
         return info.hint if info else ""
 
@@ -190,7 +193,7 @@ class GroupResult:
     receiver: str
     included: int = 0
     received: int = 0
-    accepted_sets: int = 0
+    accepted_sets: int = 0  # sets whose AK5 is A (AK904), whatever happens to the group
     ak905: list[str] = field(default_factory=list)
     rejected: bool = False
     acknowledge: bool = True

@@ -1,7 +1,7 @@
 """Fixtures for the store tests: a database URL per backend and a throwaway PostgreSQL cluster.
 
 The PostgreSQL cluster (``tests/store/pgcluster.py``) is started once per session; without the
-server binaries the PostgreSQL variants are skipped.
+server binaries the PostgreSQL variants are skipped locally (with the reason) and fail in CI.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Engine
 
 from edi.store import ensure_schema, open_engine
+from tests.conftest import unavailable
 from tests.store.pgcluster import ClusterUnavailableError, PgCluster, create_database, throwaway_cluster
 
 _db_counter = itertools.count(1)
@@ -22,12 +23,12 @@ _db_counter = itertools.count(1)
 
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PgCluster]:
-    """Start a throwaway PostgreSQL cluster for the session, or skip when it cannot be had."""
+    """Start a throwaway PostgreSQL cluster for the session; skip (locally) or fail (CI) when it cannot be had."""
     try:
         with throwaway_cluster() as cluster:
             yield cluster
     except ClusterUnavailableError as exc:
-        pytest.skip(str(exc))
+        unavailable(f"no PostgreSQL server for the postgres tests: {exc}")
 
 
 @pytest.fixture

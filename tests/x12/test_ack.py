@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from edi.x12 import X12Validator
-from tests.conftest import CORPUS, SAMPLES
+from tests.conftest import CORPUS, SAMPLES, need
 from tests.x12._util import acknowledge, bots_errors, pyx12_errors, pyx12_map_dir, segments
 
 SE_COUNT_WRONG = CORPUS / "850" / "amazon_850_real_HOUBX_PO1-stripped_SE-count-wrong.edi"
@@ -23,20 +23,18 @@ def _body(doc: bytes) -> list[str]:
     return segs[start:end + 1]
 
 
-@pytest.mark.skipif(not SE_COUNT_WRONG.exists(), reason="reference corpus not present")
 def test_997_for_amazon_po_with_po1_stripped_matches_the_guide() -> None:
     """The broken real PO gets exactly the 997 body printed in the Amazon guide (AK3 PO1 missing at 8)."""
-    report, acks = acknowledge(SE_COUNT_WRONG.read_bytes(), SE_COUNT_WRONG.name)
+    report, acks = acknowledge(need(SE_COUNT_WRONG).read_bytes(), SE_COUNT_WRONG.name)
     assert not report.accepted
     (doc,) = acks.values()
     assert _body(doc) == ["ST*997*0001", "AK1*PO*69737", "AK2*850*0001", "AK3*PO1*8**3", "AK5*R*4*5",
                           "AK9*R*1*1*0", "SE*7*0001"]
 
 
-@pytest.mark.skipif(not REAL_PO.exists(), reason="reference corpus not present")
 def test_997_for_real_amazon_po_accepts_and_reverses_the_envelope() -> None:
     """A good Amazon PO is accepted; the 997 goes from the PO's receiver back to Amazon, same ISA15."""
-    report, acks = acknowledge(REAL_PO.read_bytes(), REAL_PO.name)
+    report, acks = acknowledge(need(REAL_PO).read_bytes(), REAL_PO.name)
     assert report.accepted
     (doc,) = acks.values()
     segs = segments(doc)

@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 
 from edi.x12 import AckBuilder, CounterNumbers, FileReport, Limits, X12Validator
+from tests.conftest import CORPUS, need
 
 NAME = "catalogue_case.edi"
 CASES = Path(__file__).parent / "cases"
-CORPUS = Path("/work/shared/corpus/public")
 REAL_850 = CORPUS / "850" / "amazon_850_real_vendor-HOUBX_PO-1PCPDX1U.edi"
 FOUR_LINE_850 = CASES / "amazon_850_4line_PO.edi"
 
@@ -219,7 +219,7 @@ def test_baseline_four_line_po_accepted() -> None:
 
 def test_baseline_real_amazon_po_accepted() -> None:
     """The real Amazon PO (ISA12 00305) is accepted and acknowledged with AK9 A."""
-    r = run(REAL_850.read_bytes())
+    r = run(need(REAL_850).read_bytes())
     assert r.report.accepted
     assert seg(r.only_997(), "AK1") == [["AK1", "PO", "69737"]]
 
@@ -308,9 +308,21 @@ def test_x9_empty_or_whitespace(data: bytes) -> None:
     assert_not_x12(run(data), "EMPTY_FILE")
 
 
-def test_x10_isa12_00501_unsupported() -> None:
-    """A valid but unsupported control version (00501) gives TA1 003."""
-    assert_ta1(run(po(isa12="00501", isa11="^")), "003")
+def test_x10_isa12_outside_configured_versions() -> None:
+    """A control version left out of the configured list (00501 here) gives TA1 003."""
+    from edi.x12.envelope import VERSIONS_4010_FAMILY  # noqa: PLC0415
+
+    assert_ta1(run(po(isa12="00501", isa11="^"), Limits(supported_versions=VERSIONS_4010_FAMILY)), "003")
+
+
+@pytest.mark.parametrize("isa12", ["00200", "00305", "00402", "00403", "00404", "00405", "00406", "00501"])
+def test_x10_isa12_independent_of_gs08(isa12: str) -> None:
+    """Any published control version 00200-00501 carrying a 004010 group is accepted by default."""
+    isa11 = "^" if isa12 >= "00402" else "U"
+    r = run(po(isa12=isa12, isa11=isa11))
+    assert r.report.accepted, [f.one_line() for f in r.report.findings]
+    ak9 = seg(r.only_997(), "AK9")
+    assert ak9[0][1] == "A"
 
 
 def test_x10_isa12_00601_unsupported() -> None:
@@ -675,7 +687,7 @@ def test_x43_quantity_letter_o() -> None:
 @pytest.mark.parametrize("source", ["real", "four-line"])
 def test_x50_line_endings(eol: str, source: str) -> None:
     """``~\\r\\n``, ``~\\n`` and ``~\\r`` are accepted and give the same segment count as one line."""
-    real = [s.strip() for s in REAL_850.read_text("ascii").split("~") if s.strip()]
+    real = [s.strip() for s in need(REAL_850).read_text("ascii").split("~") if s.strip()]
     segs = real if source == "real" else ic()
     one_line = run(x12(*segs, eol=""))
     r = run(x12(*segs, eol=eol))

@@ -21,13 +21,19 @@ import pytest
 
 from edi.x12 import AckBuilder, CounterNumbers, Limits, X12Validator
 from edi.x12.envelope import VERSIONS_4010_FAMILY
+from tests.conftest import CORPUS, need
 
-CORPUS = Path("/work/shared/corpus/public")
 FILES = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name != "SOURCES.md")
 SE_COUNT_WRONG = CORPUS / "850" / "amazon_850_real_HOUBX_PO1-stripped_SE-count-wrong.edi"
 AMAZON_850 = sorted(p for p in (CORPUS / "850").glob("amazon_850_*") if p != SE_COUNT_WRONG)
 
 logging.getLogger("edi_parser").setLevel(logging.CRITICAL)
+
+
+@pytest.fixture(autouse=True)
+def _corpus_present() -> None:
+    """Every test here reads the public corpus: skip locally, fail in CI, when it is absent."""
+    need(CORPUS)
 
 NO_5010_GUIDE = ("we ship no {set} 005010 guide (Amazon's {set} is 004010; 005010 only for the 856): "
                  "the group gets AK905 2. Bots has a 5010 grammar and accepts it")
