@@ -101,6 +101,43 @@ def _env_url() -> str | None:
     return os.environ.get("EDI_DATABASE_URL") or None
 
 
+def _verdict_layer(path: Path, partner: str | None) -> tuple[str | None, str, str | None]:
+    """The guide layer a file is judged by, the same for validate, ack, translate and the pipeline.
+
+    ``--partner`` names a partner of the config root (its ``guide_layer``), or ``none`` / ``''`` for
+    the bare standard; an unknown name exits 2. Without it, the partner whose ISA ids the file's
+    first interchange carries decides (the root's partners, or the shipped Amazon partner when there
+    is no root here); no match means the bare 004010 standard. Returns (layer, why, partner name).
+    """
+    from edi.config.loader import YamlError  # noqa: PLC0415
+    from edi.config.service import load_root, root_from  # noqa: PLC0415
+    from edi.pipeline.inbound import isa_ids  # noqa: PLC0415
+    from edi.scaffold import _template  # noqa: PLC0415
+
+    try:
+        root = load_root(root_from(_STATE["config"]))
+    except YamlError:
+        root = load_root(_template("root")) if _STATE["config"] is None else _root()
+    if partner is not None:
+        if partner in ("", "none"):
+            return None, "bare 004010 standard (--partner none)", None
+        if partner not in root.partners:
+            typer.echo(f"error: CFG_UNKNOWN_PARTNER unknown partner {partner!r} (known: "
+                       f"{', '.join(sorted(root.partners)) or 'none'}; or none for the bare standard)", err=True)
+            raise typer.Exit(EXIT_USAGE)
+        p = root.partners[partner]
+        return p.layer, f"partner {partner} (--partner)", partner
+    try:
+        ids = isa_ids(path)
+    except OSError:
+        ids = None
+    match = root.partner_for(*ids) if ids else None
+    if match is None:
+        who = f"sender {ids[0]} to {ids[1]}" if ids else "no readable ISA"
+        return None, f"bare 004010 standard ({who}: no partner matches)", None
+    return match.layer, f"partner {match.partner} (ISA sender {ids[0]})" if ids else "", match.partner
+
+
 def _partner_settings(partner: str | None):
     """One partner's settings from the config root (the only one when there is one)."""
     from edi.config.loader import YamlError  # noqa: PLC0415
@@ -232,7 +269,8 @@ def validate(
     files: Annotated[list[Path], typer.Argument(help="X12 files to validate.")],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     accept_version: AcceptVersion = None,
-    partner: Annotated[str | None, typer.Option(help="Apply this partner's guide layer (e.g. amazon).")] = None,
+    partner: Annotated[str | None, typer.Option(help="Judge by this partner's guide layer (default: the partner "
+                                                      "the ISA ids name; none: the bare standard).")] = None,
     strip_line_breaks: StripLineBreaks = False,
     max_file_size: MaxFileSize = None,
 ) -> None:
@@ -240,15 +278,21 @@ def validate(
     from edi.x12 import X12Validator  # noqa: PLC0415 - keep `edi --help` fast
     from edi.x12.guide import default_registry  # noqa: PLC0415
 
-    v = X12Validator(default_registry(partner or None), _limits(accept_version, strip_line_breaks=strip_line_breaks,
-                                                                max_file_size=max_file_size))
-    reports = []
+    limits = _limits(accept_version, strip_line_breaks=strip_line_breaks, max_file_size=max_file_size)
+    validators: dict[str | None, X12Validator] = {}
+    reports, layers = [], []
     for path in files:
-        reports.append(v.validate_path(path))
+        layer, why, _ = _verdict_layer(path, partner)
+        if layer not in validators:
+            validators[layer] = X12Validator(default_registry(layer), limits)
+        reports.append(validators[layer].validate_path(path))
+        layers.append((layer, why))
     if as_json:
-        typer.echo(json.dumps([_report_json(r) for r in reports], indent=2))
+        typer.echo(json.dumps([_report_json(r) | {"guide_layer": layer or "none", "guide_layer_reason": why}
+                               for r, (layer, why) in zip(reports, layers, strict=True)], indent=2))
     else:
-        for r in reports:
+        for r, (layer, why) in zip(reports, layers, strict=True):
+            typer.echo(f"{r.file}: guide layer {layer or 'none'}: {why}")
             _human(r)
     raise typer.Exit(EXIT_OK if all(r.accepted for r in reports) else EXIT_REJECTED)
 
@@ -261,7 +305,8 @@ def ack(
                                                   envvar="EDI_DATA_DIR")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     accept_version: AcceptVersion = None,
-    partner: Annotated[str | None, typer.Option(help="Partner guide layer ('' for the bare standard).")] = "amazon",
+    partner: Annotated[str | None, typer.Option(help="Judge by this partner's guide layer (default: the partner "
+                                                      "the ISA ids name; none: the bare standard).")] = None,
     strip_line_breaks: StripLineBreaks = False,
     max_file_size: MaxFileSize = None,
 ) -> None:
@@ -278,14 +323,16 @@ def ack(
         return (out / name).open("xb")
 
     builder = AckBuilder(opener, numbers, ta1_on_error=limits.ta1_on_error)
-    report = X12Validator(default_registry(partner or None), limits).validate_path(file, builder)
+    layer, why, _ = _verdict_layer(file, partner)
+    report = X12Validator(default_registry(layer), limits).validate_path(file, builder)
     if as_json:
-        body = _report_json(report)
+        body = _report_json(report) | {"guide_layer": layer or "none", "guide_layer_reason": why}
         body["acknowledgements"] = [{"kind": a.kind, "file": str(out / a.name), "isa13": a.isa13,
                                      "answers_isa13": a.answers_isa13, "answers_gs06": a.answers_gs06}
                                     for a in builder.written]
         typer.echo(json.dumps(body, indent=2))
     else:
+        typer.echo(f"{report.file}: guide layer {layer or 'none'}: {why}")
         _human(report)
         for a in builder.written:
             typer.echo(f"wrote {out / a.name} ({a.kind} answering ISA {a.answers_isa13}"
@@ -339,9 +386,14 @@ def translate(
     from edi.mapping import load_mapping  # noqa: PLC0415
     from edi.mapping.testing import translate_file  # noqa: PLC0415
 
+    layer, why, owner = _verdict_layer(file, partner)
     if mapping is None:
-        mapping = _partner_settings(partner).mappings_dir / "850_to_sales_order.yaml"
-    body = translate_file(load_mapping(mapping), file)
+        named = owner if partner in (None, "", "none") else partner
+        mapping = _partner_settings(named).mappings_dir / "850_to_sales_order.yaml"
+    body = translate_file(load_mapping(mapping), file, layer) | {"guide_layer": layer or "none",
+                                                                 "guide_layer_reason": why}
+    if not as_json:
+        typer.echo(f"{file}: guide layer {layer or 'none'}: {why}", err=True)
     if as_json:
         typer.echo(json.dumps(body, indent=2))
     else:

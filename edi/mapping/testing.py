@@ -78,9 +78,9 @@ def result_json(result: MappingResult) -> dict[str, Any]:
     }
 
 
-def translate_file(mapping: CompiledMapping, input_path: Path) -> dict[str, Any]:
-    """Validate an X12 file, then map each accepted document: the golden's body."""
-    report, docs = read_documents(input_path)
+def translate_file(mapping: CompiledMapping, input_path: Path, layer: str | None = "amazon") -> dict[str, Any]:
+    """Validate an X12 file (with the guide ``layer``), then map each accepted document: the golden's body."""
+    report, docs = read_documents(input_path, layer)
     return {
         "accepted": report.accepted,
         "findings": [f.one_line().replace(str(input_path), input_path.name) for f in report.findings],

@@ -348,3 +348,23 @@ def test_database_problems_are_one_line(tmp_path: Path) -> None:
     assert down.returncode == 2 and "DATABASE_UNAVAILABLE" in down.stderr and "Traceback" not in down.stderr
     bad = edi(root, "status", env={"EDI_DATABASE_URL": "nonsense://"})
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_one_verdict_per_file_whatever_the_command(tmp_path: Path) -> None:
+    """A PO without CSH (mandatory in Amazon's layer, optional in the standard): validate, ack and translate all
+    judge it by the partner its ISA ids name, say which layer they applied, and --partner none changes all three."""
+    root = _root(tmp_path, stock=False)
+    text = (SAMPLES / "inbound" / "01_single_line.edi").read_text()
+    body = text.replace("CSH*Y~\n", "").replace("SE*10*0001", "SE*9*0001")
+    assert body != text and "SE*9*0001" in body
+    f = tmp_path / "no_csh.edi"
+    f.write_text(body)
+    for args in (["validate", str(f)], ["ack", str(f), "--out", str(tmp_path / "acks")], ["translate", str(f)]):
+        r = edi(root, *args)
+        assert r.returncode == 1, (args, r.stdout, r.stderr)
+        assert "guide layer amazon: partner amazon (ISA sender ZZ/AMAZON)" in r.stdout + r.stderr
+        bare = edi(root, *args[:1], "--partner", "none", *args[1:]) if args[0] != "ack" else edi(
+            root, "ack", str(f), "--out", str(tmp_path / "acks2"), "--partner", "none")
+        assert bare.returncode == 0, (args, bare.stdout, bare.stderr)
+    unknown = edi(root, "validate", "--partner", "amazonn", str(f))
+    assert unknown.returncode == 2 and "CFG_UNKNOWN_PARTNER" in unknown.stderr
