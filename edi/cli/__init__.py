@@ -6,6 +6,7 @@ error. Bad input never produces a traceback: it produces findings.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from dataclasses import replace
@@ -136,6 +137,21 @@ def _verdict_layer(path: Path, partner: str | None) -> tuple[str | None, str, st
         who = f"sender {ids[0]} to {ids[1]}" if ids else "no readable ISA"
         return None, f"bare 004010 standard ({who}: no partner matches)", None
     return match.layer, f"partner {match.partner} (ISA sender {ids[0]})" if ids else "", match.partner
+
+
+def _partner_strips(partner: str | None) -> bool:
+    """Whether the partner's files are hard-wrapped (partner.yaml strip_line_breaks)."""
+    if partner is None:
+        return False
+    from edi.config.loader import YamlError  # noqa: PLC0415
+    from edi.config.service import load_root, root_from  # noqa: PLC0415
+
+    try:
+        root = load_root(root_from(_STATE["config"]))
+    except YamlError:
+        return False
+    p = root.partners.get(partner)
+    return bool(p and p.strip_line_breaks)
 
 
 def _partner_settings(partner: str | None):
@@ -279,13 +295,15 @@ def validate(
     from edi.x12.guide import default_registry  # noqa: PLC0415
 
     limits = _limits(accept_version, strip_line_breaks=strip_line_breaks, max_file_size=max_file_size)
-    validators: dict[str | None, X12Validator] = {}
+    validators: dict[tuple[str | None, bool], X12Validator] = {}
     reports, layers = [], []
     for path in files:
-        layer, why, _ = _verdict_layer(path, partner)
-        if layer not in validators:
-            validators[layer] = X12Validator(default_registry(layer), limits)
-        reports.append(validators[layer].validate_path(path))
+        layer, why, owner = _verdict_layer(path, partner)
+        strip = limits.strip_line_breaks or _partner_strips(owner)
+        if (layer, strip) not in validators:
+            validators[layer, strip] = X12Validator(default_registry(layer),
+                                                    dataclasses.replace(limits, strip_line_breaks=strip))
+        reports.append(validators[layer, strip].validate_path(path))
         layers.append((layer, why))
     if as_json:
         typer.echo(json.dumps([_report_json(r) | {"guide_layer": layer or "none", "guide_layer_reason": why}
@@ -316,6 +334,8 @@ def ack(
     from edi.x12.ledger import LedgerNumbers  # noqa: PLC0415
 
     out.mkdir(parents=True, exist_ok=True)
+    if data_dir is None:  # the config root's data directory, never one under the current directory
+        data_dir = _root().data_dir
     numbers = LedgerNumbers.open(data_dir)
     limits = _limits(accept_version, strip_line_breaks=strip_line_breaks, max_file_size=max_file_size)
 
@@ -323,7 +343,9 @@ def ack(
         return (out / name).open("xb")
 
     builder = AckBuilder(opener, numbers, ta1_on_error=limits.ta1_on_error)
-    layer, why, _ = _verdict_layer(file, partner)
+    layer, why, owner = _verdict_layer(file, partner)
+    if _partner_strips(owner):
+        limits = dataclasses.replace(limits, strip_line_breaks=True)
     report = X12Validator(default_registry(layer), limits).validate_path(file, builder)
     if as_json:
         body = _report_json(report) | {"guide_layer": layer or "none", "guide_layer_reason": why}

@@ -128,6 +128,9 @@ class PartnerFile(_Section):
         "the implementation-guide layer its files are validated with (a folder of edi/x12/maps/partners/, "
         "or none for the bare 004010 standard); default: the layer named like the partner, if there is one"))
     test_interchanges: Literal["ignore", "process"] = "ignore"
+    strip_line_breaks: bool = Field(default=False, description=(
+        "remove CR/LF inside segments before validation (a partner whose files are hard-wrapped at 80 "
+        "columns); reported as LINE_BREAKS_STRIPPED when used"))
     acknowledgement: AckSettings = AckSettings()
     hot_po: HotPoSettings = HotPoSettings()
     ship_notice: ShipNoticeSettings = ShipNoticeSettings()
@@ -168,6 +171,7 @@ class PartnerSettings:
     partner_ids: tuple[str, ...] = ()
     our_ids: tuple[str, ...] = ()
     guide_layer: str | None = None
+    strip_line_breaks: bool = False
     deadline_hours: int = _ACK.deadline_hours
     alarm_hours: int = _ACK.alarm_hours
     backorders: str = _ACK.backorders
@@ -199,7 +203,7 @@ class PartnerSettings:
                                            "create it (one PO number per line) or remove the setting", str(path))])
         return cls(
             partner=cfg.partner, mappings_dir=mappings_dir, test_interchanges=cfg.test_interchanges,
-            guide_layer=_layer(cfg.guide_layer, cfg.partner, path),
+            guide_layer=_layer(cfg.guide_layer, cfg.partner, path), strip_line_breaks=cfg.strip_line_breaks,
             partner_ids=tuple(i.upper() for i in cfg.interchange.partner_ids),
             our_ids=tuple(i.upper() for i in cfg.interchange.our_ids),
             deadline_hours=cfg.acknowledgement.deadline_hours, alarm_hours=cfg.acknowledgement.alarm_hours,

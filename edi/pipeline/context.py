@@ -30,6 +30,7 @@ from edi.store import transaction
 from edi.store.pipeline_tables import purchase_order
 from edi.x12 import X12Validator
 from edi.x12.guide import default_registry
+from edi.x12.limits import Limits
 
 Clock = Callable[[], datetime]
 
@@ -49,7 +50,8 @@ class PartnerContext:
         self.settings = settings
         self.clock = clock
         self.ims = ims
-        self.validator = X12Validator(default_registry(settings.layer), keep_documents=True)
+        self.validator = X12Validator(default_registry(settings.layer),
+                                      Limits(strip_line_breaks=settings.strip_line_breaks), keep_documents=True)
         self.map_850: CompiledMapping
         self.map_855: CompiledMapping
         self.map_856: CompiledMapping

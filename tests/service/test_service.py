@@ -368,3 +368,21 @@ def test_one_verdict_per_file_whatever_the_command(tmp_path: Path) -> None:
         assert bare.returncode == 0, (args, bare.stdout, bare.stderr)
     unknown = edi(root, "validate", "--partner", "amazonn", str(f))
     assert unknown.returncode == 2 and "CFG_UNKNOWN_PARTNER" in unknown.stderr
+
+
+def test_a_partner_whose_files_are_hard_wrapped_sets_strip_line_breaks(tmp_path: Path) -> None:
+    """A file wrapped at 80 columns is rejected as it is; with strip_line_breaks in partner.yaml the pipeline
+    and `edi validate` accept it and order its PO."""
+    root = _root(tmp_path)
+    flat = (SAMPLES / "inbound" / "02_multi_line.edi").read_bytes().replace(b"\n", b"")
+    wrapped = b"".join(flat[i:i + 80] + b"\r\n" for i in range(0, len(flat), 80))
+    f = root / "drop" / "in" / "wrapped.edi"
+    f.write_bytes(wrapped)
+    assert edi(root, "validate", str(f)).returncode == 1
+    partner = root / "mappings" / "amazon" / "partner.yaml"
+    partner.write_text(partner.read_text().replace("strip_line_breaks: false", "strip_line_breaks: true"))
+    ok = edi(root, "validate", str(f))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert edi(root, "daemon", "--once").returncode == 0
+    state = _counts(None, root / "data")
+    assert [p[0] for p in state["pos"]] == ["3K7QW2PB"]
