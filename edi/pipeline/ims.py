@@ -15,9 +15,9 @@ from typing import Protocol
 from pydantic import ValidationError
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from edi.durable import write_durably
 from edi.errors import DocumentError, RetriableError
 from edi.model import Allocation, AllocationLine, SalesOrder
-from edi.pipeline.durable import write_durably
 from edi.store.pipeline_tables import stock
 
 

@@ -20,6 +20,7 @@ from typing import BinaryIO
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from edi.durable import fsync_dir
 from edi.failpoints import failpoint
 from edi.pipeline.context import Clock
 from edi.store import transaction
@@ -88,7 +89,7 @@ def receive_stream(ledger: Ledger, stream: BinaryIO, *, remote_name: str, connec
             tmp.unlink()
         else:
             tmp.replace(target)  # a unique temporary name: two workers taking one file never collide here
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
     finally:
         tmp.unlink(missing_ok=True)
     failpoint("in.fsynced_before_commit")
@@ -135,11 +136,3 @@ def _insert_duplicate(conn: Connection, connector: str, remote_name: str, sha: s
                       now: object) -> None:
     conn.execute(insert(inbound_duplicate).values(connector=connector, remote_name=remote_name, sha256=sha,
                                                   seen_at=now, disposition=why.value))
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

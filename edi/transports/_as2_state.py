@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import secrets
 from pathlib import Path
+
+from edi.durable import write_durably
 
 
 def key_of(text: str) -> str:
     """A file-name-safe key for a name or Message-ID (its SHA-256): remote text never becomes a path."""
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file, fsync it, rename it over ``path`` and fsync the directory."""
-    tmp = path.with_name(path.name + f".{secrets.token_hex(4)}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def mdn_path(state_dir: Path, message_id: str) -> Path:
@@ -45,4 +30,4 @@ def sent_mdn_path(state_dir: Path, message_id: str) -> Path:
 
 def store_async_mdn(state_dir: Path, message_id: str, content_type: str, body: bytes) -> None:
     """Keep an asynchronous MDN durably for the ``deliver`` call waiting for it."""
-    write_atomic(mdn_path(state_dir, message_id), content_type.encode("latin-1") + b"\n" + body)
+    write_durably(mdn_path(state_dir, message_id), content_type.encode("latin-1") + b"\n" + body)

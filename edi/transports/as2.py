@@ -35,11 +35,12 @@ from typing import BinaryIO, Final
 import httpx
 from cryptography.exceptions import UnsupportedAlgorithm
 
+from edi.durable import write_durably
 from edi.errors import DocumentError, UsageError
 from edi.transports import _as2_cms as cms
 from edi.transports import _as2_mime as mime
 from edi.transports._as2_keys import Keys, certificate_expiry, load_keys
-from edi.transports._as2_state import expect_path, key_of, mdn_path, write_atomic
+from edi.transports._as2_state import expect_path, key_of, mdn_path
 from edi.transports.as2_settings import As2Settings
 from edi.transports.base import (
     DeliveryConflictError,
@@ -184,12 +185,12 @@ class As2Transport:
                     f"({type(exc).__name__}: {exc})", hint="check key_file, cert_file and partner_cert_file") from exc
             self._save(msg_path, built, body)
         if self.settings.mdn_mode == "async":
-            write_atomic(expect_path(self.state_dir, built.message_id), b"")
+            write_durably(expect_path(self.state_dir, built.message_id), b"")
         content_type, mdn_body = self._post(built, body)
         if self.settings.mdn_mode == "async":
             content_type, mdn_body = self._await_async_mdn(built)
         disposition = self._check_mdn(built, content_type, mdn_body)
-        write_atomic(done_path, json.dumps({"message_id": built.message_id, "disposition": disposition}).encode())
+        write_durably(done_path, json.dumps({"message_id": built.message_id, "disposition": disposition}).encode())
         log.info("as2 message delivered", extra={"connector": self.connector, "message_id": built.message_id})
 
     def _build(self, name: str, data: bytes, data_sha: str) -> tuple[Built, bytes]:
@@ -245,7 +246,7 @@ class As2Transport:
 
     def _save(self, path: Path, built: Built, body: bytes) -> None:
         meta = json.dumps(asdict(built)).encode()
-        write_atomic(path, meta + b"\n" + body)
+        write_durably(path, meta + b"\n" + body)
 
     def _load(self, path: Path) -> tuple[Built, bytes]:
         raw = path.read_bytes()

@@ -32,13 +32,14 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from edi.durable import write_durably
 from edi.errors import EdiError
 from edi.failpoints import failpoint
 from edi.transports import _as2_cms as cms
 from edi.transports import _as2_mime as mime
 from edi.transports._as2_inbound import Mdn, MdnRequest, RefusedError, build_mdn, unwrap
 from edi.transports._as2_keys import Keys, load_keys
-from edi.transports._as2_state import expect_path, sent_mdn_path, store_async_mdn, write_atomic
+from edi.transports._as2_state import expect_path, sent_mdn_path, store_async_mdn
 from edi.transports.as2 import MAX_MDN_BYTES
 from edi.transports.as2_settings import As2Settings
 from edi.transports.base import FileTooLargeError, InboundSink, Received
@@ -212,7 +213,7 @@ class _Handler:
         return Mdn(list(head.headers.items()), head.body)
 
     def _store_mdn(self, conn: _Connector, message_id: str, mdn: Mdn) -> None:
-        write_atomic(sent_mdn_path(conn.state_dir, message_id), mime.entity(mdn.headers, mdn.body))
+        write_durably(sent_mdn_path(conn.state_dir, message_id), mime.entity(mdn.headers, mdn.body))
 
 
 def _is_mdn(ent: mime.Entity) -> bool:

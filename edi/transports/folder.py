@@ -17,6 +17,7 @@ from typing import BinaryIO, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from edi.durable import fsync_dir
 from edi.transports.base import (
     DeliveryConflictError,
     RemoteFile,
@@ -170,11 +171,7 @@ class FolderTransport:
         """Make the names of the files delivered so far durable (one fsync per folder, not per file)."""
         for folder in sorted(self._unsynced):
             try:
-                dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-                try:
-                    os.fsync(dir_fd)
-                finally:
-                    os.close(dir_fd)
+                fsync_dir(folder)
             except OSError as exc:
                 raise TransportError(f"cannot sync {folder}: {exc.strerror or exc}") from exc
         self._unsynced.clear()
