@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,32 +29,15 @@ from edi.store.pipeline_tables import exception_log, inbound_file, outbox, purch
 from edi.transports.as2 import As2Settings, As2Transport
 from edi.transports.registry import open_transport, settings_model
 from edi.transports.sftp import SftpSettings
+from tests.service.test_service import edi
 from tests.transports.as2peer import Identity, Peer, PeerServer, make_identity
-from tests.transports.sshd import SshdUnavailableError, SshServer, running_sshd
+from tests.transports.conftest import sshd  # noqa: F401 - the session's sshd fixture
+from tests.transports.sshd import SshServer
 
 SAMPLES = demo_samples()
 WRONG_PIN = "SHA256:" + "A" * 43
 KEY_ENV = "EDI_TEST_AS2_KEY_PASSWORD"
 KEY_PASSWORD = "as2-key-password-5519"
-
-
-@pytest.fixture(scope="module")
-def sshd() -> Iterator[SshServer]:
-    """One throwaway sshd for this module; skipped without one (a failure when ``CI=true``)."""
-    with contextlib.ExitStack() as stack:
-        try:
-            server = stack.enter_context(running_sshd())
-        except SshdUnavailableError as exc:
-            if os.environ.get("CI") == "true":
-                pytest.fail(f"CI needs an OpenSSH server: {exc}")
-            pytest.skip(str(exc))
-        yield server
-
-
-def edi(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    e = {k: v for k, v in os.environ.items() if not k.startswith("EDI_")} | (env or {})
-    return subprocess.run([sys.executable, "-m", "edi", "--config", str(root), *args], cwd="/", env=e,
-                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def _root(tmp: Path, *, folder: bool) -> Path:
@@ -105,7 +87,7 @@ def _kinds(folder: Path) -> list[str]:
     return sorted(out)
 
 
-def test_sftp_connector_takes_850s_and_delivers_997s_and_855s(tmp_path: Path, sshd: SshServer) -> None:
+def test_sftp_connector_takes_850s_and_delivers_997s_and_855s(tmp_path: Path, sshd: SshServer) -> None:  # noqa: F811
     """850s on the SFTP server: `connectors test` lists them and takes nothing; a cycle moves them to done/ and
     delivers a 997 and an 855 for each into the server's outbound directory."""
     root = _root(tmp_path, folder=False)
@@ -133,7 +115,7 @@ def test_sftp_connector_takes_850s_and_delivers_997s_and_855s(tmp_path: Path, ss
             ["INTERNAL_ERROR", "HOST_KEY_MISMATCH", "DELIVERY_FAILED"]))).all()
 
 
-def test_wrong_host_key_transfers_nothing_and_the_cycle_goes_on(tmp_path: Path, sshd: SshServer) -> None:
+def test_wrong_host_key_transfers_nothing_and_the_cycle_goes_on(tmp_path: Path, sshd: SshServer) -> None:  # noqa: F811
     """A wrong host-key pin: `connectors test` exits 1 with one typed line, the cycle raises HOST_KEY_MISMATCH,
     takes and sends nothing over SFTP, and the folder connector's files still flow."""
     root = _root(tmp_path, folder=True)
