@@ -6,12 +6,11 @@ error. Bad input never produces a traceback: it produces findings.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,6 +19,9 @@ from edi.transports.base import escape_name
 from edi.x12.envelope import VERSIONS_5010
 from edi.x12.limits import Limits
 from edi.x12.results import FileReport, Finding, Severity
+
+if TYPE_CHECKING:
+    from edi.config.partner import PartnerSettings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="EDI middleware for Amazon Vendor Central: validate, acknowledge and translate X12.")
@@ -102,13 +104,13 @@ def _env_url() -> str | None:
     return os.environ.get("EDI_DATABASE_URL") or None
 
 
-def _verdict_layer(path: Path, partner: str | None) -> tuple[str | None, str, str | None]:
+def _verdict_layer(path: Path, partner: str | None) -> tuple[str | None, str, PartnerSettings | None]:
     """The guide layer a file is judged by, the same for validate, ack, translate and the pipeline.
 
     ``--partner`` names a partner of the config root (its ``guide_layer``), or ``none`` / ``''`` for
     the bare standard; an unknown name exits 2. Without it, the partner whose ISA ids the file's
     first interchange carries decides (the root's partners, or the shipped Amazon partner when there
-    is no root here); no match means the bare 004010 standard. Returns (layer, why, partner name).
+    is no root here); no match means the bare 004010 standard. Returns (layer, why, the partner).
     """
     from edi.config.loader import YamlError  # noqa: PLC0415
     from edi.config.service import load_root, root_from  # noqa: PLC0415
@@ -127,7 +129,7 @@ def _verdict_layer(path: Path, partner: str | None) -> tuple[str | None, str, st
                        f"{', '.join(sorted(root.partners)) or 'none'}; or none for the bare standard)", err=True)
             raise typer.Exit(EXIT_USAGE)
         p = root.partners[partner]
-        return p.layer, f"partner {partner} (--partner)", partner
+        return p.layer, f"partner {partner} (--partner)", p
     try:
         ids = isa_ids(path)
     except OSError:
@@ -136,22 +138,7 @@ def _verdict_layer(path: Path, partner: str | None) -> tuple[str | None, str, st
     if match is None:
         who = f"sender {ids[0]} to {ids[1]}" if ids else "no readable ISA"
         return None, f"bare 004010 standard ({who}: no partner matches)", None
-    return match.layer, f"partner {match.partner} (ISA sender {ids[0]})" if ids else "", match.partner
-
-
-def _partner_strips(partner: str | None) -> bool:
-    """Whether the partner's files are hard-wrapped (partner.yaml strip_line_breaks)."""
-    if partner is None:
-        return False
-    from edi.config.loader import YamlError  # noqa: PLC0415
-    from edi.config.service import load_root, root_from  # noqa: PLC0415
-
-    try:
-        root = load_root(root_from(_STATE["config"]))
-    except YamlError:
-        return False
-    p = root.partners.get(partner)
-    return bool(p and p.strip_line_breaks)
+    return match.layer, f"partner {match.partner} (ISA sender {ids[0]})" if ids else "", match
 
 
 def _partner_settings(partner: str | None):
@@ -299,10 +286,10 @@ def validate(
     reports, layers = [], []
     for path in files:
         layer, why, owner = _verdict_layer(path, partner)
-        strip = limits.strip_line_breaks or _partner_strips(owner)
+        strip = limits.strip_line_breaks or bool(owner and owner.strip_line_breaks)
         if (layer, strip) not in validators:
             validators[layer, strip] = X12Validator(default_registry(layer),
-                                                    dataclasses.replace(limits, strip_line_breaks=strip))
+                                                    replace(limits, strip_line_breaks=strip))
         reports.append(validators[layer, strip].validate_path(path))
         layers.append((layer, why))
     if as_json:
@@ -344,8 +331,8 @@ def ack(
 
     builder = AckBuilder(opener, numbers, ta1_on_error=limits.ta1_on_error)
     layer, why, owner = _verdict_layer(file, partner)
-    if _partner_strips(owner):
-        limits = dataclasses.replace(limits, strip_line_breaks=True)
+    if owner is not None and owner.strip_line_breaks:
+        limits = replace(limits, strip_line_breaks=True)
     report = X12Validator(default_registry(layer), limits).validate_path(file, builder)
     if as_json:
         body = _report_json(report) | {"guide_layer": layer or "none", "guide_layer_reason": why}
@@ -410,7 +397,7 @@ def translate(
 
     layer, why, owner = _verdict_layer(file, partner)
     if mapping is None:
-        named = owner if partner in (None, "", "none") else partner
+        named = (owner.partner if owner else None) if partner in (None, "", "none") else partner
         mapping = _partner_settings(named).mappings_dir / "850_to_sales_order.yaml"
     body = translate_file(load_mapping(mapping), file, layer) | {"guide_layer": layer or "none",
                                                                  "guide_layer_reason": why}
