@@ -437,8 +437,26 @@ def cycle(svc: Service, name: str | None = None) -> dict[str, int]:
     for label, step in steps:
         if svc.stopping.is_set():
             break
-        counts[label] = step()
+        try:
+            counts[label] = step()
+        except Exception as exc:  # noqa: BLE001 - one failing step must not keep the later ones (deliver) from running
+            _step_failed(svc, f"cycle:{label}", exc)
+            counts["failed_steps"] = counts.get("failed_steps", 0) + 1
     return counts
+
+
+def _step_failed(svc: Service, what: str, exc: Exception) -> None:
+    """Log (and, unless transient, record) a failed step; the caller goes on with the next one."""
+    from edi.pipeline.context import format_traceback, internal_error, is_transient  # noqa: PLC0415
+
+    code = getattr(exc, "code", "INTERNAL_ERROR")
+    entry_id = None
+    if not is_transient(exc):
+        # our own errors keep their code (a broken mapping is MAP_INVALID, not a bug); the rest is a bug
+        code = exc.code if isinstance(exc, EdiError) else "INTERNAL_ERROR"
+        entry_id = _record_internal(svc, what, exc, code, internal_error(exc, what), format_traceback(exc))
+    events.job_failed(job=what, code=code, error=str(exc).splitlines()[0][:300] if str(exc) else "",
+                      exception_id=entry_id)
 
 
 RUNNERS: dict[str, Callable[[Service, JobSpec], object]] = {
@@ -455,21 +473,11 @@ RUNNERS: dict[str, Callable[[Service, JobSpec], object]] = {
 
 def run_job(svc: Service, name: str, spec: JobSpec) -> bool:
     """Run one scheduled job; any failure is logged (and, if unexpected, recorded) and never escapes."""
-    from edi.pipeline.context import format_traceback, internal_error, is_transient  # noqa: PLC0415
-
     start = time.monotonic()
     try:
         result = RUNNERS[spec.job](svc, spec)
     except Exception as exc:  # noqa: BLE001 - the one unit boundary: recorded with its traceback, never retried blind
-        code = getattr(exc, "code", "INTERNAL_ERROR")
-        entry_id = None
-        if not is_transient(exc):
-            # our own errors keep their code (a broken mapping is MAP_INVALID, not a bug); the rest is a bug
-            code = exc.code if isinstance(exc, EdiError) else "INTERNAL_ERROR"
-            entry_id = _record_internal(svc, name, exc, code, internal_error(exc, f"job {name}"),
-                                        format_traceback(exc))
-        events.job_failed(job=name, code=code, error=str(exc).splitlines()[0][:300] if str(exc) else "",
-                          exception_id=entry_id)
+        _step_failed(svc, f"job {name}", exc)
         return False
     counts = result if isinstance(result, dict) else {"count": result} if isinstance(result, int) else {}
     events.job_done(job=name, outcome="ok", duration_ms=(time.monotonic() - start) * 1000, **counts)

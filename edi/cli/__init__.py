@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from edi.errors import CODES, EdiError, explain
-from edi.transports.base import escape_name
+from edi.transports.base import printable
 from edi.x12.envelope import VERSIONS_5010
 from edi.x12.limits import Limits
 from edi.x12.results import FileReport, Finding, Severity
@@ -507,7 +507,7 @@ def exceptions_list(
     for r in rows:
         where = " ".join(x for x in (f"PO {r.po_number}" if r.po_number else "",
                                      f"line {r.line_number}" if r.line_number else "") if x)
-        typer.echo(f"{r.id:>5} {r.status:8} {r.kind:16} {r.partner or '-':10} {where:24} {escape_name(r.message)}")
+        typer.echo(f"{r.id:>5} {r.status:8} {r.kind:16} {r.partner or '-':10} {where:24} {printable(r.message)}")
 
 
 @exceptions_app.command("show")
@@ -524,7 +524,7 @@ def exceptions_show(entry: Annotated[int, typer.Argument(help="Entry id.")], dat
         raise typer.Exit(EXIT_USAGE)
     for k, v in r._mapping.items():
         if k not in ("dedupe_key", "detail") and v not in (None, ""):
-            typer.echo(f"{k:12} {escape_name(str(v))}")
+            typer.echo(f"{k:12} {printable(str(v))}")
     if r.detail:
         typer.echo(f"detail:\n{r.detail}")
 
@@ -593,7 +593,7 @@ def pack_confirm(file: Annotated[Path, typer.Argument(help="Pack confirmation (J
         with svc.engine.connect() as conn:
             for r in conn.execute(select(t).where(t.c.status == "open", t.c.kind.in_(
                     ["PACK_INVALID", "PACK_MISMATCH", "PACK_WAITING", "OUTBOUND_FORBIDDEN_CHAR"])).order_by(t.c.id)):
-                typer.echo(f"  {r.kind}: {escape_name(r.message)}" + (f"\n    hint: {r.hint}" if r.hint else ""))
+                typer.echo(f"  {r.kind}: {printable(r.message)}" + (f"\n    hint: {r.hint}" if r.hint else ""))
         del ExceptionEntry
     raise typer.Exit(EXIT_OK if disposition in ("shipped", "duplicate") else EXIT_REJECTED)
 

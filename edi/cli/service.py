@@ -168,7 +168,7 @@ def _summary(svc: Any, root: Any, written: list[Path]) -> None:
         outbox,
         purchase_order,
     )
-    from edi.transports.base import escape_name  # noqa: PLC0415
+    from edi.transports.base import printable  # noqa: PLC0415
 
     console = Console()
     with svc.engine.connect() as conn:
@@ -192,7 +192,7 @@ def _summary(svc: Any, root: Any, written: list[Path]) -> None:
     for col in ("id", "kind", "PO", "line", "message", "hint"):
         e.add_column(col, overflow="fold")
     for x in excs:
-        e.add_row(str(x.id), x.kind, x.po_number or "", x.line_number or "", escape_name(x.message), x.hint)
+        e.add_row(str(x.id), x.kind, x.po_number or "", x.line_number or "", printable(x.message), x.hint)
     console.print(e)
     if written:
         f = Table(title="Files delivered this run")

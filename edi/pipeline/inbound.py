@@ -51,7 +51,6 @@ from edi.store.pipeline_tables import (
     po_transition,
     purchase_order,
 )
-from edi.transports.base import escape_name
 from edi.x12 import AckBuilder, X12Validator
 from edi.x12.ack import InMemory
 from edi.x12.ack_reader import read_997
@@ -187,7 +186,7 @@ def _unknown_partner(rt: Runtime, file_id: int, path: Path, name: str, connector
         conn.execute(update(inbound_file).where(inbound_file.c.id == file_id).values(
             disposition=Disposition.UNKNOWN_PARTNER.value, processed_at=now))
         raise_exception(conn, ExceptionEntry(
-            "UNKNOWN_PARTNER", f"{escape_name(name)} (connector {connector}): sender {ids[0]} to {ids[1]} matches no "
+            "UNKNOWN_PARTNER", f"{name} (connector {connector}): sender {ids[0]} to {ids[1]} matches no "
             "partner's interchange ids; nothing was processed and no 997 was sent",
             "add the ids to interchange.partner_ids / our_ids in that partner's partner.yaml, then "
             "`edi files replay` the file; an unexpected sender (e.g. Direct Fulfillment) belongs elsewhere",
@@ -204,7 +203,7 @@ def quarantine_file(rt: Runtime, ctx: PartnerContext | None, file_id: int, name:
             disposition=Disposition.FAILED.value, processed_at=now))
         raise_exception(conn, ExceptionEntry(
             exc.code if isinstance(exc, ArchiveError) else "INTERNAL_ERROR",
-            internal_error(exc, f"{escape_name(name)} (sha256 {digest[:12]})"),
+            internal_error(exc, f"{name} (sha256 {digest[:12]})"),
             "nothing of this file took effect; report the entry (its detail has the traceback), and replay the "
             "file once fixed", ctx.partner if ctx else None, key=f"file:{digest[:16]}",
             detail=format_traceback(exc)), now)
@@ -236,7 +235,7 @@ def process_file(ctx: PartnerContext, file_id: int, path: Path, name: str, recei
             conn.execute(update(inbound_file).where(inbound_file.c.id == file_id).values(
                 disposition=Disposition.QUARANTINED.value, processed_at=now, partner=ctx.partner))
             raise_exception(conn, ExceptionEntry(
-                "MIXED_PARTNERS", f"{escape_name(name)}: interchange(s) {', '.join(others)} are not {ctx.partner}'s; "
+                "MIXED_PARTNERS", f"{name}: interchange(s) {', '.join(others)} are not {ctx.partner}'s; "
                 "nothing of the file was processed", "split the file by partner and put the parts back into the "
                 "inbound folder", ctx.partner, key=f"file:{file_id}"), now)
             return 1
@@ -337,7 +336,7 @@ def _not_x12(ctx: PartnerContext, conn: Connection, file_id: int, name: str, rep
         disposition=Disposition.NOT_X12.value, processed_at=now, partner=ctx.partner))
     raise_exception(conn, ExceptionEntry(
         code if code in ("EMPTY_FILE", "NOT_X12", "INVALID_ENCODING", "FILE_TOO_LARGE") else "NOT_X12",
-        f"{escape_name(name)}: not an X12 interchange" + (f" ({first.message})" if first else "")
+        f"{name}: not an X12 interchange" + (f" ({first.message})" if first else "")
         + "; nothing was processed and no 997 can answer it",
         first.hint if first is not None and first.hint else "check with the sender what the file is; X12 starts "
         "with ISA", ctx.partner, key=f"file:{file_id}"), now)

@@ -59,7 +59,13 @@ class Ledger:
 
 def receive_stream(ledger: Ledger, stream: BinaryIO, *, remote_name: str, connector: str,
                    transport_key: str | None = None, max_bytes: int = 50 * 1024 * 1024) -> Received:
-    """Copy ``stream`` into the archive (bounded, hashed, fsynced) and commit its ledger row."""
+    """Copy ``stream`` into the archive (bounded, hashed, fsynced) and commit its ledger row.
+
+    The remote name is data, not text we trust: it is stored escaped (``escape_name``: bytes that
+    are not UTF-8 and control characters as ``\\xNN``, a backslash doubled), which is lossless and
+    safe to print on one line. The transport keeps the raw name for its own moves.
+    """
+    remote_name = escape_name(remote_name)
     if transport_key is not None:
         seen = _by_transport_key(ledger, connector, transport_key)
         if seen is not None:
@@ -75,7 +81,7 @@ def receive_stream(ledger: Ledger, stream: BinaryIO, *, remote_name: str, connec
                 size += len(chunk)
                 if size > max_bytes:
                     raise FileTooLargeError(
-                        f"{escape_name(remote_name)} ({connector}) is larger than max_file_bytes ({max_bytes:,} "
+                        f"{remote_name} ({connector}) is larger than max_file_bytes ({max_bytes:,} "
                         "bytes); nothing was stored", hint="raise max_file_bytes in the connector if the file is "
                         "legitimate; the file is left on the remote side")
                 digest.update(chunk)

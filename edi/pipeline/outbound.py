@@ -7,7 +7,6 @@ numbers reserved there; its bytes go to the outbox, and every (re)send writes th
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -16,10 +15,12 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from edi import events
+from edi.durable import fsync_dir, write_durably
 from edi.errors import OutboundValueError
 from edi.failpoints import failpoint
 from edi.mapping.views import (
     AllocationMismatchError,
+    PackMismatchError,
     accepted_codes,
     acknowledgement_view,
     received_lines,
@@ -29,7 +30,14 @@ from edi.mapping.views import (
 from edi.model import Allocation, PackConfirmation, PurchaseOrderAck, SalesOrder, ShipNotice
 from edi.pipeline import inbound
 from edi.pipeline.checks import check_855, check_pack
-from edi.pipeline.context import PartnerContext, hold_po, is_transient, sha256_hex
+from edi.pipeline.context import (
+    PartnerContext,
+    format_traceback,
+    hold_po,
+    internal_error,
+    is_transient,
+    sha256_hex,
+)
 from edi.pipeline.ims import ImsFileError, ImsUnavailableError
 from edi.pipeline.packs import PackFileError, parse_pack
 from edi.pipeline.records import (
@@ -49,13 +57,10 @@ from edi.store.pipeline_tables import (
     purchase_order,
     shipment,
 )
+from edi.x12.ack import document_name
 from edi.x12.envelope import Delimiters
 from edi.x12.render import Envelope, render_855, render_856
 from edi.x12.writer import Party
-
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]")
-
-
 
 # -- allocation and 855 -----------------------------------------------------------------------
 
@@ -258,11 +263,9 @@ def render(ctx: PartnerContext,
         savepoint.rollback()
         raise
     savepoint.commit()
-    safe = _SAFE_NAME.sub("-", label)[:40]  # a file name from partner data: never a path
-    to = _SAFE_NAME.sub("-", f"{theirs.qualifier}-{theirs.id}")
+    name = document_name(kind, (ours.qualifier, ours.id), (theirs.qualifier, theirs.id), r.isa13, label)
     conn.execute(insert(outbox).values(kind=kind, subject=subject, partner=ctx.settings.partner, isa13=r.isa13,
-                                       connector=connector,
-                                       filename=f"{kind}_{to}_{safe}_{r.isa13:09d}.edi", payload=text.encode("ascii"),
+                                       connector=connector, filename=name, payload=text.encode("ascii"),
                                        created_at=now, attempts=0, counterpart=f"{theirs.qualifier}/{theirs.id}",
                                        gs06=r.group_numbers[0]))
     return text
@@ -296,26 +299,53 @@ def confirm_pack(ctx: PartnerContext, data: bytes, name: str) -> str:
     return confirm_pack_bytes(ctx, data, name)
 
 
-def confirm_pack_bytes(ctx: PartnerContext, data: bytes, name: str) -> str:
+def confirm_pack_bytes(ctx: PartnerContext, data: bytes, name: str, reasons: list[str] | None = None) -> str:
+    """``confirm_pack`` without the mapping refresh; ``reasons`` gets why the file is invalid or held.
+
+    Nothing one file holds can stop the others: an unexpected error is recorded as INTERNAL_ERROR
+    (with its traceback) for this file, the file is ``held`` and nothing of it took effect.
+    """
     now = ctx.clock()
     digest = sha256_hex(data)
+    reasons = [] if reasons is None else reasons
     try:
         pack = parse_pack(data, name, ctx.settings.partner)
         if pack.partner != ctx.settings.partner:
             raise PackFileError(f"{name}: partner {pack.partner!r} is not this pipeline's "
                                 f"({ctx.settings.partner!r})", hint="send it to that partner's pack folder")
     except PackFileError as exc:
+        reasons.append(exc.args[0])
         with transaction(ctx.engine) as conn:
             raise_exception(conn, ExceptionEntry("PACK_INVALID", exc.args[0], exc.hint or "",
                                                  ctx.settings.partner, key=digest[:16]), now)
         return "invalid"
-    return apply_pack(ctx, pack, digest, name, now, retry=False)
+    return _isolated(ctx, pack.shipment_id, digest, reasons,
+                     lambda: apply_pack(ctx, pack, digest, name, now, retry=False, reasons=reasons))
+
+
+def _isolated(ctx: PartnerContext, shipment_id: str, digest: str, reasons: list[str],
+              apply: Callable[[], str]) -> str:
+    """Run one shipment's step; an unexpected error holds that shipment alone (transient ones propagate)."""
+    try:
+        return apply()
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        what = internal_error(exc, f"shipment {shipment_id}")
+        reasons.append(what)
+        with transaction(ctx.engine) as conn:
+            raise_exception(conn, ExceptionEntry(
+                "INTERNAL_ERROR", what, "nothing of this shipment was sent; report the entry (its detail has "
+                "the traceback), then put the pack file back into the pack folder once fixed",
+                ctx.settings.partner, key=f"{shipment_id}:{digest[:16]}", detail=format_traceback(exc)),
+                ctx.clock())
+        return "held"
 
 
 def retry_waiting_packs(ctx: PartnerContext, *, po_number: str | None = None) -> list[tuple[str, str]]:
     """Apply again the shipments that were waiting for an 855 (only those with ``po_number`` when given).
 
-    Returns (shipment id, disposition) per shipment.
+    Returns (shipment id, disposition) per shipment; one that fails unexpectedly is held alone.
     """
     with ctx.engine.connect() as conn:
         waiting = conn.execute(select(shipment.c.pack, shipment.c.pack_sha256).where(
@@ -327,13 +357,19 @@ def retry_waiting_packs(ctx: PartnerContext, *, po_number: str | None = None) ->
         if po_number is not None and all(i.vendor_central_po_number != po_number
                                          for c in pack.cartons for i in c.items):
             continue
-        out.append((pack.shipment_id, apply_pack(ctx, pack, r.pack_sha256, f"shipment {pack.shipment_id}",
-                                                 ctx.clock(), retry=True)))
+        out.append((pack.shipment_id, _isolated(
+            ctx, pack.shipment_id, r.pack_sha256, [],
+            lambda p=pack, d=r.pack_sha256: apply_pack(ctx, p, d, f"shipment {p.shipment_id}", ctx.clock(),
+                                                       retry=True))))
     return out
 
 
-def apply_pack(ctx: PartnerContext,
-               pack: PackConfirmation, digest: str, name: str, now: datetime, *, retry: bool) -> str:
+def apply_pack(ctx: PartnerContext, pack: PackConfirmation, digest: str, name: str, now: datetime, *,
+               retry: bool, reasons: list[str] | None = None) -> str:
+    """Check one shipment against the 855s and render its 856 (see ``confirm_pack``).
+
+    ``reasons`` (when given) receives why the shipment is held.
+    """
     with transaction(ctx.engine) as conn:
         before = conn.execute(select(shipment.c.id, shipment.c.state, shipment.c.pack_sha256).where(
             shipment.c.partner == pack.partner, shipment.c.shipment_id == pack.shipment_id)).first()
@@ -363,10 +399,16 @@ def apply_pack(ctx: PartnerContext,
         notice = None
         if not problems and not waiting_for:
             orders = [SalesOrder.model_validate_json(rows[p].sales_order) for p in pos]
-            view = shipment_view(orders, pack, ship_from=ctx.settings.ship_from, created_at=now)
-            result = ctx.map_856.apply(view)
-            notice = result.target if isinstance(result.target, ShipNotice) else None
-            problems = [f.one_line() for f in result.failures] if notice is None else []
+            try:
+                view = shipment_view(orders, pack, ship_from=ctx.settings.ship_from, created_at=now)
+            except PackMismatchError as exc:  # e.g. cartons for two fulfilment centres: one ASN cannot say that
+                problems = [str(exc)]
+            else:
+                result = ctx.map_856.apply(view)
+                notice = result.target if isinstance(result.target, ShipNotice) else None
+                problems = [f.one_line() for f in result.failures] if notice is None else []
+        if reasons is not None:
+            reasons.extend(problems)
         state = "held" if problems else "waiting" if waiting_for else "shipped"
         values = {"pack_sha256": digest, "pack": pack.model_dump_json(), "received_at": now, "state": state}
         if before is None:
@@ -430,16 +472,28 @@ def confirm_pack_folder(ctx: PartnerContext, folder: Path, *, move: bool = True)
     ctx.refresh_mappings()
     results = []
     for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".json", ".csv")):
-        disposition = confirm_pack_bytes(ctx, path.read_bytes(), path.name)
+        reasons: list[str] = []
+        disposition = confirm_pack_bytes(ctx, path.read_bytes(), path.name, reasons)
         results.append((path.name, disposition))
-        if not move:
-            continue
-        target = folder / ("done" if disposition in ("shipped", "duplicate", "waiting") else "rejected")
-        target.mkdir(exist_ok=True)
-        path.replace(target / path.name)
-        if target.name == "rejected":
-            (target / f"{path.name}.error").write_text(
-                f"{disposition}: see `edi exceptions list --open` (PACK_INVALID / PACK_MISMATCH)\n",
-                encoding="utf-8")
+        if move:
+            file_pack(path, disposition, reasons)
     return results
 
+
+def file_pack(path: Path, disposition: str, reasons: list[str]) -> None:
+    """Move a pack file where its disposition says: ``done/``, or ``rejected/`` with its ``.error`` note first.
+
+    The note is written (durably) before the move, so a kill between the two leaves the file in the pack
+    folder with a stale note that the next run rewrites: never a rejected file without its note, and
+    never a held file filed under ``done/``.
+    """
+    target = path.parent / ("done" if disposition in ("shipped", "duplicate", "waiting") else "rejected")
+    target.mkdir(exist_ok=True)
+    if target.name == "rejected":
+        why = "".join(f"  - {r}\n" for r in reasons)
+        write_durably(target / f"{path.name}.error", (
+            f"{disposition}: nothing was sent for this file\n{why}"
+            "fix the file and put it back into the pack folder; see `edi exceptions list --open`\n"
+        ).encode())
+    path.replace(target / path.name)
+    fsync_dir(target)

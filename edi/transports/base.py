@@ -43,6 +43,7 @@ __all__ = [
     "TransportError",
     "TransportTimeoutError",
     "escape_name",
+    "printable",
     "stable_files",
 ]
 
@@ -181,6 +182,15 @@ def stable_files(look: Callable[[], list[RemoteFile]], wait: Callable[[], None])
 def escape_name(name: str) -> str:
     """``name`` fit for one line of output: control characters, backslashes and undecodable bytes escaped."""
     return "".join(_escape_char(c) for c in name)
+
+
+def printable(text: str) -> str:
+    """``text`` safe on one line of output: control characters and undecodable bytes escaped, nothing else.
+
+    Unlike ``escape_name`` it leaves backslashes alone, so a stored (already escaped) name is shown as
+    stored; no character in the result can start a new line or drive the terminal.
+    """
+    return "".join(c if c == "\\" else _escape_char(c) for c in text)
 
 
 def _escape_char(c: str) -> str:

@@ -48,9 +48,29 @@ def _writable(value: str, delims: Delimiters) -> bool:
         c in value for c in (delims.element, delims.segment, delims.component, delims.repetition) if c)
 
 
-def _safe(ident: str) -> str:
-    """A partner ID made safe for a file name (never a path)."""
-    return "".join(c if c.isalnum() else "-" for c in ident.strip())[:20] or "unknown"
+def name_part(text: str) -> str:
+    """``text`` as a file-name part: letters and digits kept, every other byte as ``%XX`` (never a path).
+
+    The encoding is injective, so ``AMAZON.EU`` and ``AMAZON-EU`` never share a name, and ``_``
+    (the separator of the parts) never occurs inside one.
+    """
+    return "".join(c if c.isascii() and c.isalnum() else "".join(f"%{b:02X}" for b in c.encode("utf-8"))
+                   for c in text.strip()) or "%20"
+
+
+def document_name(kind: str, ours: tuple[str, str], theirs: tuple[str, str], isa13: int, label: str = "") -> str:
+    """The file name of one outbound document: unique per document, the same for every resend.
+
+    ISA13 is unique per (our id, their id) pair (qualifiers included), and both parties are in the
+    name with their qualifiers, so two documents never share a name: not the 997s for ZZ/AMAZON and
+    01/AMAZON, not two receivers whose ids differ only in punctuation. ``label`` (a PO number or
+    shipment id) is for people only; it is cut at 40 characters.
+    """
+    parts = [kind, f"{name_part(ours[0])}-{name_part(ours[1])}", f"{name_part(theirs[0])}-{name_part(theirs[1])}"]
+    if label:
+        cut = name_part(label)[:40]
+        parts.append(cut[:cut.rfind("%")] if "%" in cut[-2:] else cut)  # never half an escape
+    return "_".join([*parts, f"{isa13:09d}"]) + ".edi"
 
 
 class ControlNumberSource(Protocol):
@@ -265,7 +285,7 @@ class AckBuilder:
         ta102 = e[9] if len(e[9]) == 6 and ascii_digits(e[9]) else "000000"
         ta103 = e[10] if len(e[10]) == 4 and ascii_digits(e[10]) else "0000"
         with self.numbers.reserving(header.receiver, header.sender, 0) as (isa13, _):
-            name = f"TA1_{_safe(header.receiver[1])}_{_safe(header.sender[1])}_{isa13:09d}.edi"
+            name = document_name("TA1", header.receiver, header.sender, isa13)
             body = [
                 self._isa(header, isa13, when, w.delims, self.control_version) + w.eol,
                 w.segment("TA1", ta101, ta102, ta103, status, code),
@@ -285,7 +305,7 @@ class AckBuilder:
         ours = grp.receiver if _writable(grp.receiver, w.delims) and grp.receiver else header.receiver[1]
         theirs = grp.sender if _writable(grp.sender, w.delims) and grp.sender else header.sender[1]
         with self.numbers.reserving(header.receiver, header.sender, 1) as (isa13, (gs06,)):
-            name = f"997_{_safe(header.receiver[1])}_{_safe(header.sender[1])}_{isa13:09d}.edi"
+            name = document_name("997", header.receiver, header.sender, isa13)
             with self.opener(name) as out:
                 out.write((self._isa(header, isa13, when, w.delims, ctl) + w.eol).encode("ascii"))
                 out.write(w.segment("GS", "FA", ours, theirs,

@@ -63,7 +63,7 @@ def test_ack_writes_997_numbered_from_the_ledger(tmp_path: Path) -> None:
         res = run("ack", str(GOOD), "--out", str(out), env_dir=tmp_path / "data")
         assert res.returncode == 0, res.stderr
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["997_VENDORCO_AMAZON_000000001.edi", "997_VENDORCO_AMAZON_000000002.edi"]
+    assert names == ["997_ZZ-VENDORCO_ZZ-AMAZON_000000001.edi", "997_ZZ-VENDORCO_ZZ-AMAZON_000000002.edi"]
     assert (tmp_path / "data" / "edi.sqlite3").exists()
 
 
