@@ -97,6 +97,16 @@ def job_failed(*, job: str, code: str, error: str, exception_id: int | None = No
     _log().error("job_failed", job=job, code=code, error=error, exception_log_id=exception_id)
 
 
+def files_ignored(*, connector: str, count: int, names: list[str]) -> None:
+    """A poll saw names matching the connector's ignore_patterns (temporary names): left alone, counted."""
+    _log().info("files_ignored", connector=connector, count=count, names=names)
+
+
+def job_retry(*, job: str, error: str, waited_s: float, next_in_s: float) -> None:
+    """A job met a locked or unreachable store and runs again after a pause (F22)."""
+    _log().warning("job_retry", job=job, error=error, waited_s=waited_s, next_in_s=next_in_s)
+
+
 def po_step(*, step: str, partner: str, po_number: str, revision: int, outcome: str, **ids: Any) -> None:
     """One PO went through a step (855 rendered, held, ...), with its control numbers when it has them."""
     (_log().warning if outcome == "held" else _log().info)(

@@ -89,9 +89,10 @@ class Service:
 
 def open_service(root: ConfigRoot, *, clock: Clock | None = None, ims: ImsAdapter | None = None) -> Service:
     """Open the store (created or upgraded), the IMS adapter and every partner's context for ``root``."""
-    from edi.store import check_durability, ensure_schema, open_engine  # noqa: PLC0415
+    from edi.store import check_durability, check_integrity, ensure_schema, open_engine  # noqa: PLC0415
 
     engine = open_engine(root.database_url, data_dir=root.data_dir)
+    check_integrity(engine)
     ensure_schema(engine, upgrade=True)
     check_durability(engine)
     if ims is None:
@@ -159,6 +160,7 @@ def _take_files(svc: Service, connector: Connector, transport: Transport, out: P
                 then: Callable[[], object] | None) -> None:
     spec = connector.spec
     files = stable_files(transport.list, lambda: svc.sleep(spec.stable_seconds))[:spec.max_files_per_poll]
+    _account_ignored(svc, connector, getattr(transport, "ignored", []))
     for n, f in enumerate(files, 1):
         if svc.stopping.is_set():
             break
@@ -183,6 +185,33 @@ def _take_files(svc: Service, connector: Connector, transport: Transport, out: P
         out.rejected += verdict is Settle.REJECTED
         if then is not None and every and got.new and out.taken % every == 0:
             then()
+
+
+IGNORED_STALE_HOURS = 24.0
+"""A file whose name matches ignore_patterns this long is reported (a transfer that never finished)."""
+
+
+def _account_ignored(svc: Service, connector: Connector, ignored: list[RemoteFile]) -> None:
+    """Names matching ``ignore_patterns`` are logged each poll, and one lying there a day is an exception.
+
+    A temporary name is normal while a transfer runs; one that stays is a transfer that never
+    finished (or a partner writing names we ignore): a person must look, since no 997 will go out.
+    """
+    if not ignored:
+        return
+    events.files_ignored(connector=connector.name, count=len(ignored),
+                         names=[escape_name(f.name) for f in ignored[:10]])
+    now = svc.clock()
+    for f in ignored:
+        age = now.timestamp() - f.mtime
+        if age < IGNORED_STALE_HOURS * 3600:
+            continue
+        with transaction(svc.engine) as conn:
+            raise_exception(conn, ExceptionEntry(
+                "IGNORED_FILE_STALE", f"{escape_name(f.name)} on {connector.name} ({f.size} bytes) has matched "
+                f"ignore_patterns for {age / 3600:.0f} h: it is not taken", "if it is a finished file, ask the "
+                "sender to use its final name (or rename it yourself); if it is debris of a failed transfer, "
+                "remove it", connector.spec.partner, key=f"{connector.name}:{f.name}:{f.mtime:.0f}"), now)
 
 
 def _sniff(svc: Service, file_id: int) -> tuple[Settle, str | None]:
@@ -402,6 +431,10 @@ def housekeeping(svc: Service) -> int:
         return len(old)
 
 
+BUSY_RETRY_SECONDS = 120.0
+"""A job that meets a locked or unreachable store is run again with backoff for this long before it fails."""
+BUSY_BACKOFF_SECONDS = 1.0
+
 PROCESS_CHUNK = 50
 """Files processed before their 997s are delivered, when a poll brought many (a backlog answers as it goes)."""
 
@@ -422,8 +455,11 @@ def _process_and_answer(svc: Service, name: str | None) -> int:
 def cycle(svc: Service, name: str | None = None) -> dict[str, int]:
     """Poll, process, deliver (997s), acknowledge, ship, deliver: the order of the steps.
 
-    Stops between steps when asked to (SIGTERM).
+    Stops between steps when asked to (SIGTERM). A step that fails for good is recorded and the
+    later steps still run (the 997s and 855s already rendered are delivered even when shipping broke).
     """
+    from edi.pipeline.context import is_transient  # noqa: PLC0415
+
     counts: dict[str, int] = {}
     steps: list[tuple[str, Callable[[], int]]] = [
         ("taken", lambda: sum(poll(svc, c.name, every=PROCESS_CHUNK, then=lambda: _process_and_answer(svc, name))
@@ -439,19 +475,29 @@ def cycle(svc: Service, name: str | None = None) -> dict[str, int]:
             break
         try:
             counts[label] = step()
-        except Exception as exc:  # noqa: BLE001 - one failing step must not keep the later ones (deliver) from running
+        except Exception as exc:  # one failing step must not keep the later ones (deliver) from running
+            if is_transient(exc):
+                raise  # a locked or unreachable store: run_job waits it out and runs the cycle again
             _step_failed(svc, f"cycle:{label}", exc)
             counts["failed_steps"] = counts.get("failed_steps", 0) + 1
     return counts
 
 
-def _step_failed(svc: Service, what: str, exc: Exception) -> None:
-    """Log (and, unless transient, record) a failed step; the caller goes on with the next one."""
+def _step_failed(svc: Service, what: str, exc: Exception, *, gave_up: bool = False) -> None:
+    """Log (and, unless transient, record) a failed step; the caller goes on with the next one.
+
+    With ``gave_up``, a transient failure that outlasted its retries is recorded too (if the store
+    takes the entry: it may be what is failing; the log line says what happened either way).
+    """
     from edi.pipeline.context import format_traceback, internal_error, is_transient  # noqa: PLC0415
 
     code = getattr(exc, "code", "INTERNAL_ERROR")
     entry_id = None
-    if not is_transient(exc):
+    if gave_up and is_transient(exc):
+        entry_id = _record_internal(svc, what, exc, code, f"{what}: gave up after {BUSY_RETRY_SECONDS:.0f} s of "
+                                    f"retries: {str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__}",
+                                    format_traceback(exc))
+    elif not is_transient(exc):
         # our own errors keep their code (a broken mapping is MAP_INVALID, not a bug); the rest is a bug
         code = exc.code if isinstance(exc, EdiError) else "INTERNAL_ERROR"
         entry_id = _record_internal(svc, what, exc, code, internal_error(exc, what), format_traceback(exc))
@@ -473,12 +519,26 @@ RUNNERS: dict[str, Callable[[Service, JobSpec], object]] = {
 
 def run_job(svc: Service, name: str, spec: JobSpec) -> bool:
     """Run one scheduled job; any failure is logged (and, if unexpected, recorded) and never escapes."""
+    from edi.pipeline.context import is_transient  # noqa: PLC0415
+
     start = time.monotonic()
-    try:
-        result = RUNNERS[spec.job](svc, spec)
-    except Exception as exc:  # noqa: BLE001 - the one unit boundary: recorded with its traceback, never retried blind
-        _step_failed(svc, f"job {name}", exc)
-        return False
+    delay = BUSY_BACKOFF_SECONDS
+    while True:
+        try:
+            result = RUNNERS[spec.job](svc, spec)
+            break
+        except Exception as exc:  # noqa: BLE001 - the one unit boundary: recorded with its traceback
+            # a locked or unreachable store (F22, F24) is waited out with backoff: every step is
+            # idempotent (rows are claimed, documents rendered once), so the job simply runs again
+            waited = time.monotonic() - start
+            if is_transient(exc) and waited + delay <= BUSY_RETRY_SECONDS and not svc.stopping.is_set():
+                events.job_retry(job=name, error=str(exc).splitlines()[0][:300] if str(exc) else "",
+                                 waited_s=round(waited, 1), next_in_s=delay)
+                svc.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            _step_failed(svc, f"job {name}", exc, gave_up=True)
+            return False
     counts = result if isinstance(result, dict) else {"count": result} if isinstance(result, int) else {}
     events.job_done(job=name, outcome="ok", duration_ms=(time.monotonic() - start) * 1000, **counts)
     return True

@@ -161,6 +161,7 @@ def shipment_view(orders: list[SalesOrder], pack: PackConfirmation, *, ship_from
     unit. Cartons holding lines of several POs are split per PO (the O level owns its P levels).
     """
     by_po = {o.vendor_central_po_number: o for o in orders}
+    lines = {(o.vendor_central_po_number, x.line_number): x for o in orders for x in reversed(o.lines)}
     locations = {o.ship_to_location for o in orders}
     if len(locations) != 1:
         raise PackMismatchError(f"one ASN goes to one fulfilment centre; orders go to {sorted(map(str, locations))}")
@@ -172,7 +173,7 @@ def shipment_view(orders: list[SalesOrder], pack: PackConfirmation, *, ship_from
             if order is None:
                 raise PackMismatchError(f"carton {carton.sscc}: PO {item.vendor_central_po_number} is not in "
                                         "this shipment")
-            line = next((x for x in order.lines if x.line_number == item.line_number), None)
+            line = lines.get((item.vendor_central_po_number, item.line_number))  # first of a repeated number
             if line is None:
                 raise PackMismatchError(f"carton {carton.sscc}: PO {item.vendor_central_po_number} has no line "
                                         f"{item.line_number}")

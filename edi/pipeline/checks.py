@@ -96,11 +96,11 @@ def check_pack(pack: PackConfirmation, acks: dict[str, PurchaseOrderAck], pos: l
         problems.append("carrier SCAC missing")
     if not pack.bill_of_lading:
         problems.append("bill of lading missing")
+    ack_lines = {(po, ln.line_number): ln for po, ack in acks.items() for ln in reversed(ack.lines)}
     for (po, line), qty in sorted(shipped.items()):
-        ack = acks.get(po)
-        if ack is None:
+        if po not in acks:
             continue
-        ack_line = next((ln for ln in ack.lines if ln.line_number == line), None)
+        ack_line = ack_lines.get((po, line))  # the first line of a repeated number, as before
         if ack_line is None:
             problems.append(f"PO {po} line {line}: not on the PO")
             continue

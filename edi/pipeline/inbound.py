@@ -201,12 +201,19 @@ def quarantine_file(rt: Runtime, ctx: PartnerContext | None, file_id: int, name:
     with transaction(rt.engine) as conn:
         conn.execute(update(inbound_file).where(inbound_file.c.id == file_id).values(
             disposition=Disposition.FAILED.value, processed_at=now))
-        raise_exception(conn, ExceptionEntry(
-            exc.code if isinstance(exc, ArchiveError) else "INTERNAL_ERROR",
-            internal_error(exc, f"{name} (sha256 {digest[:12]})"),
-            "nothing of this file took effect; report the entry (its detail has the traceback), and replay the "
-            "file once fixed", ctx.partner if ctx else None, key=f"file:{digest[:16]}",
-            detail=format_traceback(exc)), now)
+        if isinstance(exc, ArchiveError):
+            entry = ExceptionEntry(
+                exc.code, f"inbound file {file_id} ({name}, sha256 {digest[:12]}): {exc.args[0]}; it was not "
+                "processed", f"put back a good copy of the file with `edi files rearchive {file_id} PATH` (its "
+                f"SHA-256 must be {digest[:12]}...), then `edi files replay {file_id}`", ctx.partner if ctx else None,
+                key=f"file:{digest[:16]}")
+        else:
+            entry = ExceptionEntry(
+                "INTERNAL_ERROR", internal_error(exc, f"inbound file {file_id} ({name}, sha256 {digest[:12]})"),
+                "nothing of this file took effect; report the entry (its detail has the traceback), and "
+                f"`edi files replay {file_id}` once fixed", ctx.partner if ctx else None, key=f"file:{digest[:16]}",
+                detail=format_traceback(exc))
+        raise_exception(conn, entry, now)
 
 
 def process_file(ctx: PartnerContext, file_id: int, path: Path, name: str, received_at: datetime,

@@ -6,8 +6,10 @@ numbers reserved there; its bytes go to the outbox, and every (re)send writes th
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -123,14 +125,20 @@ def _claim_po(conn: Connection, po_id: int, state: POState) -> Any:
 def acknowledge(ctx: PartnerContext, *, po_id: int | None = None) -> int:
     """Submit pending sales orders, then allocate ordered POs (hot first) and render their 855s.
 
+    Small POs go ``ACK_BATCH`` to a transaction. A PO of more than ``LARGE_PO_LINES`` lines is
+    allocated in the batch, and its 855 is worked out after the batch commits, outside any
+    transaction, then written in a short one of its own (``answer_allocated``): a PO of 100,000
+    lines never holds the store's write lock while it is mapped and checked. A PO left allocated
+    (by that path, or a crash between its two transactions) is answered on the next run.
     With ``po_id``, only that PO. Returns the number acknowledged.
     """
     ctx.refresh_mappings()
     submit_pending(ctx, po_id=po_id)
-    done = 0
+    done = sum(answer_allocated(ctx, pid) for pid in _pos_in(ctx, POState.ALLOCATED, po_id))
     ids = _pos_in(ctx, POState.ORDERED, po_id)
     for start in range(0, len(ids), ACK_BATCH):
         failed: list[tuple[int, Exception]] = []
+        large: list[int] = []
         with transaction(ctx.engine) as conn:  # one commit per batch; a savepoint per PO keeps each one apart
             now = ctx.clock()
             ctx.after_commit.clear()
@@ -138,10 +146,12 @@ def acknowledge(ctx: PartnerContext, *, po_id: int | None = None) -> int:
                 mark = len(ctx.after_commit)
                 savepoint = conn.begin_nested()
                 try:
-                    got = acknowledge_one(ctx, conn, pid, now)
+                    got = acknowledge_one(ctx, conn, pid, now, large=large)
                 except Exception as exc:
                     savepoint.rollback()
                     del ctx.after_commit[mark:]
+                    if pid in large:
+                        large.remove(pid)
                     if is_transient(exc):
                         raise  # the batch rolls back; its POs stay ordered for the next run
                     failed.append((pid, exc))
@@ -151,15 +161,23 @@ def acknowledge(ctx: PartnerContext, *, po_id: int | None = None) -> int:
         ctx.flush_events()
         for pid, err in failed:
             hold_po(ctx, pid, err, "855 step")
+        done += sum(answer_allocated(ctx, pid) for pid in large)
     return done
 
 
 ACK_BATCH = 50
 """POs allocated and acknowledged per transaction (each in its own savepoint)."""
+LARGE_PO_LINES = 2_000
+"""Above this many lines a PO's 855 is prepared outside any transaction (see ``acknowledge``)."""
 
 
-def acknowledge_one(ctx: PartnerContext, conn: Connection, po_id: int, now: datetime) -> int:
-    """Allocate one claimed PO and render its 855; 1 when the 855 went to the outbox."""
+def acknowledge_one(ctx: PartnerContext, conn: Connection, po_id: int, now: datetime, *,
+                    large: list[int] | None = None) -> int:
+    """Allocate one claimed PO and render its 855; 1 when the 855 went to the outbox.
+
+    With ``large``, a PO of more than ``LARGE_PO_LINES`` lines stops at ALLOCATED and its id is
+    appended there, for ``answer_allocated`` after the caller's transaction.
+    """
     row = _claim_po(conn, po_id, POState.ORDERED)
     if row is None:
         return 0
@@ -181,37 +199,94 @@ def acknowledge_one(ctx: PartnerContext, conn: Connection, po_id: int, now: date
         allocation=allocation.model_dump_json()))
     trail(conn, po_id, "allocation", {a.line_number: a.model_dump(mode="json") for a in allocation.lines}, now)
     transition(conn, po_id, POState.ALLOCATED, "allocation received from the IMS", now, current=POState.ORDERED)
+    if large is not None and len(order.lines) > LARGE_PO_LINES:
+        large.append(po_id)
+        return 0
     return answer(ctx, conn, row, order, allocation, now)
 
 
-def answer(ctx: PartnerContext,
-           conn: Connection, row: Any, order: SalesOrder, allocation: Allocation, now: datetime) -> int:
-    """The 855 for an allocated PO: view, mapping, pre-send checks, outbox. 1 when it went to the outbox."""
-    po_id = row.id
+def answer_allocated(ctx: PartnerContext, po_id: int) -> int:
+    """The 855 of a PO already allocated: prepared outside any transaction, written in a short one.
+
+    The PO is claimed again (still ALLOCATED, locked) before anything is written, so two workers
+    never both answer it. An unexpected error holds this PO alone. 1 when the 855 went to the outbox.
+    """
+    with ctx.engine.connect() as conn:
+        row = conn.execute(select(purchase_order).where(purchase_order.c.id == po_id)).first()
+    if row is None or row.state != POState.ALLOCATED.value or row.allocation is None:
+        return 0
+    try:
+        now = ctx.clock()
+        order = SalesOrder.model_validate_json(row.sales_order)
+        allocation = Allocation.model_validate_json(row.allocation)
+        plan = prepare_answer(ctx, row, order, allocation, now)
+        with transaction(ctx.engine) as conn:
+            ctx.after_commit.clear()
+            claimed = _claim_po(conn, po_id, POState.ALLOCATED)
+            if claimed is None or claimed.allocation != row.allocation:
+                return 0  # another worker answered it (or a replay changed it) meanwhile
+            got = commit_answer(ctx, conn, claimed, order, allocation, plan, now)
+        ctx.flush_events()
+        return got
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        hold_po(ctx, po_id, exc, "855 step")
+        return 0
+
+
+@dataclass
+class AnswerPlan:
+    """The 855 of one allocated PO, worked out without touching the store (see ``prepare_answer``)."""
+
+    view: dict[str, Any] | None
+    ack: PurchaseOrderAck | None
+    problems: list[str]
+    mismatch: str | None = None
+
+
+def prepare_answer(ctx: PartnerContext, row: Any, order: SalesOrder, allocation: Allocation,
+                   now: datetime) -> AnswerPlan:
+    """View, mapping and pre-send checks of the 855: pure work, no transaction needed."""
     view_850 = json.loads(row.canonical)
     received = received_lines(view_850)
     try:
         view = acknowledgement_view(order, allocation, codes=ctx.codes, today=now.date(), received=received)
     except AllocationMismatchError as exc:
-        transition(conn, po_id, POState.HELD, str(exc), now)
-        raise_exception(conn, ExceptionEntry("ALLOCATION_MISMATCH", str(exc), "fix the IMS allocation, then "
-                                             "replay", row.partner, row.po_number), now)
-        return 0
+        return AnswerPlan(None, None, [], mismatch=str(exc))
     result = ctx.map_855.apply(view)
     ack = result.target
     if isinstance(ack, PurchaseOrderAck):
-        problems = check_855(view_850, ack, allocation, accepted_codes(ctx.codes))
-    else:
-        problems = [f.one_line() for f in result.failures]
-    if problems or not isinstance(ack, PurchaseOrderAck):
+        return AnswerPlan(view, ack, check_855(view_850, ack, allocation, accepted_codes(ctx.codes)))
+    return AnswerPlan(view, None, [f.one_line() for f in result.failures])
+
+
+def answer(ctx: PartnerContext,
+           conn: Connection, row: Any, order: SalesOrder, allocation: Allocation, now: datetime) -> int:
+    """The 855 for an allocated PO: view, mapping, pre-send checks, outbox. 1 when it went to the outbox."""
+    return commit_answer(ctx, conn, row, order, allocation, prepare_answer(ctx, row, order, allocation, now), now)
+
+
+def commit_answer(ctx: PartnerContext, conn: Connection, row: Any, order: SalesOrder, allocation: Allocation,
+                  plan: AnswerPlan, now: datetime) -> int:
+    """Write what ``prepare_answer`` worked out, in the caller's transaction: the 855 in the outbox, or the hold."""
+    po_id = row.id
+    if plan.mismatch is not None:
+        transition(conn, po_id, POState.HELD, plan.mismatch, now)
+        raise_exception(conn, ExceptionEntry("ALLOCATION_MISMATCH", plan.mismatch, "fix the IMS allocation, then "
+                                             "replay", row.partner, row.po_number), now)
+        return 0
+    problems, ack, view = plan.problems, plan.ack, plan.view
+    if problems or ack is None or view is None:
         transition(conn, po_id, POState.HELD, "855 pre-send checks failed: nothing sent", now)
         for p in problems:
             raise_exception(conn, ExceptionEntry("ACK_CHECK", p, "the 855 would not match the 850: fix, then "
                                                  "replay", row.partner, row.po_number, key=p[:80]), now)
         return 0
+    plan_ack = ack
     try:
         render(ctx, conn, "855", f"{row.po_number}/{row.revision}", row.po_number,
-                     lambda e: render_855(ack, e), Delimiters("*", ">", "~", None), now, row.interchange_id)
+                     lambda e: render_855(plan_ack, e), Delimiters("*", ">", "~", None), now, row.interchange_id)
     except OutboundValueError as exc:
         transition(conn, po_id, POState.HELD, "855 cannot be written: nothing sent", now)
         raise_exception(conn, ExceptionEntry(
@@ -357,10 +432,9 @@ def retry_waiting_packs(ctx: PartnerContext, *, po_number: str | None = None) ->
         if po_number is not None and all(i.vendor_central_po_number != po_number
                                          for c in pack.cartons for i in c.items):
             continue
-        out.append((pack.shipment_id, _isolated(
-            ctx, pack.shipment_id, r.pack_sha256, [],
-            lambda p=pack, d=r.pack_sha256: apply_pack(ctx, p, d, f"shipment {p.shipment_id}", ctx.clock(),
-                                                       retry=True))))
+        again = functools.partial(apply_pack, ctx, pack, r.pack_sha256, f"shipment {pack.shipment_id}",
+                                  ctx.clock(), retry=True)
+        out.append((pack.shipment_id, _isolated(ctx, pack.shipment_id, r.pack_sha256, [], again)))
     return out
 
 
@@ -379,6 +453,12 @@ def apply_pack(ctx: PartnerContext, pack: PackConfirmation, digest: str, name: s
                     "PACK_MISMATCH", f"shipment {pack.shipment_id} was already shipped; {name} changes it",
                     "a changed shipment needs a new shipment id (and a new 856)", pack.partner,
                     key=f"{pack.shipment_id}:{digest[:16]}"), now)
+            elif before.state in ("held", "waiting"):
+                # the same file again (say its move to rejected/ was cut short by a kill): it is still
+                # what it was, and is filed where a clean run filed it, with the same reasons
+                if reasons is not None:
+                    reasons.extend(_open_reasons(conn, pack.partner, pack.shipment_id))
+                return str(before.state)
             return "duplicate"
         pos = sorted({i.vendor_central_po_number for c in pack.cartons for i in c.items})
         rows: dict[str, Any] = {}
@@ -454,6 +534,16 @@ def apply_pack(ctx: PartnerContext, pack: PackConfirmation, digest: str, name: s
                              "pipeline", f"{name} shipped", now, prefix=True)
         failpoint("ship.pack_before_commit")
     return "shipped"
+
+
+def _open_reasons(conn: Connection, partner: str, shipment_id: str) -> list[str]:
+    """The open PACK_* entries of one shipment: why it is held."""
+    from edi.store.pipeline_tables import exception_log  # noqa: PLC0415
+
+    return list(conn.execute(select(exception_log.c.message).where(
+        exception_log.c.partner == partner, exception_log.c.status == "open",
+        exception_log.c.kind.in_(["PACK_MISMATCH", "OUTBOUND_FORBIDDEN_CHAR", "INTERNAL_ERROR"]),
+        exception_log.c.dedupe_key.like(f"%{shipment_id}:%")).order_by(exception_log.c.id)).scalars())
 
 
 def confirm_ims_packs(ctx: PartnerContext) -> list[tuple[str, str]]:

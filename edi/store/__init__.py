@@ -7,8 +7,9 @@ tables to the same metadata and their revisions to ``edi/store/migrations/versio
 from __future__ import annotations
 
 from edi.store.control_numbers import Kind, Party, Reservation, peek, reserve, set_next
-from edi.store.engine import check_durability, open_engine, resolve_url, transaction
+from edi.store.engine import check_durability, check_integrity, open_engine, resolve_url, transaction
 from edi.store.errors import (
+    DatabaseDamagedError,
     SchemaOutdatedError,
     SchemaTooNewError,
     StoreBusyError,
@@ -19,6 +20,7 @@ from edi.store.errors import (
 from edi.store.migrate import current_revision, ensure_schema, head_revision, upgrade
 
 __all__ = [
+    "DatabaseDamagedError",
     "Kind",
     "Party",
     "Reservation",
@@ -29,6 +31,7 @@ __all__ = [
     "UnsafeStorageError",
     "UnsupportedDatabaseError",
     "check_durability",
+    "check_integrity",
     "current_revision",
     "ensure_schema",
     "head_revision",

@@ -8,6 +8,7 @@ Driver exceptions (sqlite3, psycopg) never leave the store untranslated::
     ├── UnsupportedDatabaseError    STORE_UNSUPPORTED_DATABASE  URL is neither SQLite nor PostgreSQL
     ├── SchemaOutdatedError         STORE_SCHEMA_OUTDATED       database older than the code (F26)
     ├── SchemaTooNewError           STORE_SCHEMA_TOO_NEW        database newer than the code (F26)
+    ├── DatabaseDamagedError        STORE_DAMAGED               the SQLite file fails its integrity check
     └── StoreBusyError              STORE_BUSY                  lock not obtained in time; retriable (F22)
 """
 
@@ -19,6 +20,7 @@ from contextlib import contextmanager
 from sqlalchemy.exc import OperationalError
 
 __all__ = [
+    "DatabaseDamagedError",
     "SchemaOutdatedError",
     "SchemaTooNewError",
     "StoreBusyError",
@@ -81,6 +83,14 @@ class SchemaTooNewError(StoreError, FatalError):
 
     code = "STORE_SCHEMA_TOO_NEW"
     default_hint = "upgrade the edi software to the version that wrote this database; never downgrade it"
+
+
+class DatabaseDamagedError(StoreError, FatalError):
+    """The SQLite file fails its integrity check: running on it could lose or mix up records."""
+
+    code = "STORE_DAMAGED"
+    default_hint = ("stop every process using it, keep a copy of the file, then restore the last backup (or "
+                    "`sqlite3 FILE .recover` into a new file and check it); never run on a damaged store")
 
 
 class StoreBusyError(StoreError, RetriableError):

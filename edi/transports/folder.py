@@ -71,6 +71,7 @@ class FolderTransport:
         self.rejected = (_resolve(base_dir, settings.rejected_dir) if settings.rejected_dir
                          else self.inbound / "rejected")
         self._unsynced: set[Path] = set()
+        self.ignored: list[RemoteFile] = []
 
     def _ignored(self, name: str) -> bool:
         return any(fnmatch.fnmatchcase(name, pat) for pat in self.settings.ignore_patterns)
@@ -85,16 +86,17 @@ class FolderTransport:
                                  ) from exc
         except OSError as exc:
             raise TransportError(f"cannot list {self.inbound}: {exc.strerror or exc}") from exc
-        out = []
+        out: list[RemoteFile] = []
+        self.ignored = []
         for e in entries:
-            if self._ignored(e.name):
-                continue
             try:
                 st = e.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue
             if stat.S_ISREG(st.st_mode):
-                out.append(RemoteFile(e.name, st.st_size, st.st_mtime))
+                # names matching ignore_patterns (temporary names of transfers in progress) are kept
+                # aside in ``ignored``, so the poll can account for them: never skipped silently
+                (self.ignored if self._ignored(e.name) else out).append(RemoteFile(e.name, st.st_size, st.st_mtime))
         return sorted(out, key=lambda f: f.name)
 
     @contextlib.contextmanager

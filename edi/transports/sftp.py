@@ -206,6 +206,7 @@ class SftpTransport:
             TransportConfigError: a secret or file named in the settings is missing or unusable.
         """
         self.settings = settings
+        self.ignored: builtins.list[RemoteFile] = []
         self._base_dir = base_dir
         self._where = f"sftp://{settings.username}@{settings.host}:{settings.port}"
         problems: list[str] = []
@@ -437,12 +438,12 @@ class SftpTransport:
         sftp = self._session()
         with self._guard("list directory", s.inbound_dir):
             entries = self._read_dir(sftp, s.inbound_dir)
-        files = [
+        regular = [
             RemoteFile(name=name, size=int(attr.st_size or 0), mtime=float(attr.st_mtime or 0))
-            for name, attr in entries
-            if attr.st_mode is not None and stat.S_ISREG(attr.st_mode)
-            and not any(fnmatch.fnmatchcase(name, p) for p in s.ignore_patterns)
+            for name, attr in entries if attr.st_mode is not None and stat.S_ISREG(attr.st_mode)
         ]
+        files = [f for f in regular if not any(fnmatch.fnmatchcase(f.name, p) for p in s.ignore_patterns)]
+        self.ignored = [f for f in regular if f not in files]  # accounted for by the poll, never silently
         return sorted(files, key=lambda f: (f.mtime, f.name))
 
     def _read_dir(self, sftp: paramiko.SFTPClient,

@@ -102,6 +102,13 @@ def test_one_poison_item_of_each_kind_never_stops_the_good_ones(tmp_path: Path,
     assert "03 rush \\xff\\xfe.edi" in state["names"] and "02\\x0aFORGED  SKU_MISMATCH.edi" in state["names"]
     assert sorted(p.name for p in (inbox / "done").iterdir()) == sorted(
         ["01_single_line.edi", "02\nFORGED  SKU_MISMATCH.edi", "03 rush \udcff\udcfe.edi", "10_deal_with_notes.edi"])
+    # a kill between the note and the move leaves the held pack in the folder: the next run files it
+    # where a clean run did (rejected/, with its reasons), never under done/
+    (packs / "rejected" / "00_two_fcs.json").replace(packs / "00_two_fcs.json")
+    (packs / "rejected" / "00_two_fcs.json.error").write_text("stale")
+    cycle(svc)
+    assert not (packs / "done" / "00_two_fcs.json").exists()
+    assert "one fulfilment centre" in (packs / "rejected" / "00_two_fcs.json.error").read_text()
     listed = edi(root, "exceptions", "list")
     assert listed.returncode == 0, listed.stderr
     assert not any(line.startswith("FORGED") for line in listed.stdout.splitlines())
