@@ -64,22 +64,32 @@ def test_a_damaged_sqlite_store_is_refused_at_start_with_one_clear_line(tmp_path
     assert (root / "drop" / "in" / "02_multi_line.edi").exists()  # nothing was taken
 
 
-def test_a_locked_store_is_waited_out_with_backoff_and_the_job_then_runs(tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """F22: a writer holds the lock longer than the busy timeout; the job retries and succeeds once it is free."""
+def _locked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backoff: float) -> tuple[jobs.Service, Path,
+                                                                                   sqlite3.Connection]:
+    """A root with one 850, a 100 ms busy timeout, and another connection holding SQLite's write lock."""
     import edi.store as store  # noqa: PLC0415
 
     monkeypatch.setattr(store, "open_engine", functools.partial(store.open_engine, busy_timeout_ms=100))
+    monkeypatch.setattr(jobs, "BUSY_BACKOFF_SECONDS", backoff)
     root = _root(tmp_path, "01_single_line.edi")
     svc = _open(root)
     svc.sleep = time.sleep
-    monkeypatch.setattr(jobs, "BUSY_BACKOFF_SECONDS", 0.2)
     holder = sqlite3.connect(root / "data" / "edi.sqlite3", timeout=5, isolation_level=None, check_same_thread=False)
     holder.execute("BEGIN IMMEDIATE")
+    return svc, root, holder
+
+
+CYCLE = JobSpec(job="cycle", every_seconds=60)
+
+
+def test_a_locked_store_is_waited_out_with_backoff_and_the_job_then_runs(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """F22: a writer holds the lock longer than the busy timeout; the job retries and succeeds once it is free."""
+    svc, _, holder = _locked(tmp_path, monkeypatch, 0.2)
     release = threading.Timer(1.5, lambda: holder.execute("COMMIT"))
     release.start()
     try:
-        assert jobs.run_job(svc, "cycle", JobSpec(job="cycle", every_seconds=60)) is True
+        assert jobs.run_job(svc, "cycle", CYCLE) is True
     finally:
         release.join()
         holder.close()
@@ -89,27 +99,20 @@ def test_a_locked_store_is_waited_out_with_backoff_and_the_job_then_runs(tmp_pat
         assert not conn.execute(select(exception_log).where(exception_log.c.kind == "STORE_BUSY")).all()
 
 
-def test_a_lock_held_past_the_retry_window_fails_the_job_once_and_records_it(tmp_path: Path,
-                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """After BUSY_RETRY_SECONDS the job gives up (no partial state) and STORE_BUSY is recorded once free."""
-    import edi.store as store  # noqa: PLC0415
-
-    monkeypatch.setattr(store, "open_engine", functools.partial(store.open_engine, busy_timeout_ms=100))
-    root = _root(tmp_path, "01_single_line.edi")
-    svc = _open(root)
-    svc.sleep = time.sleep
-    monkeypatch.setattr(jobs, "BUSY_BACKOFF_SECONDS", 0.1)
+def test_a_lock_held_past_the_retry_window_fails_the_job_with_nothing_half_done(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After BUSY_RETRY_SECONDS the job gives up and logs it; nothing was taken, and the next run does it all."""
+    svc, root, holder = _locked(tmp_path, monkeypatch, 0.1)
     monkeypatch.setattr(jobs, "BUSY_RETRY_SECONDS", 0.6)
-    holder = sqlite3.connect(root / "data" / "edi.sqlite3", timeout=5, isolation_level=None, check_same_thread=False)
-    holder.execute("BEGIN IMMEDIATE")
     try:
-        assert jobs.run_job(svc, "cycle", JobSpec(job="cycle", every_seconds=60)) is False
+        assert jobs.run_job(svc, "cycle", CYCLE) is False
     finally:
         holder.execute("COMMIT")
         holder.close()
+    assert (root / "drop" / "in" / "01_single_line.edi").exists()
     with svc.engine.connect() as conn:
-        assert not conn.execute(select(inbound_file)).all() or not conn.execute(select(purchase_order)).all()
-    assert jobs.run_job(svc, "cycle", JobSpec(job="cycle", every_seconds=60)) is True
+        assert not conn.execute(select(inbound_file)).all()
+    assert jobs.run_job(svc, "cycle", CYCLE) is True
     with svc.engine.connect() as conn:
         assert [r.state for r in conn.execute(select(purchase_order))] == ["acknowledged"]
 
