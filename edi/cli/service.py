@@ -215,6 +215,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
     their 855 deadline, open exceptions by kind."""
     from edi.cli import _engine  # noqa: PLC0415
     from edi.reports_status import collect  # noqa: PLC0415
+    from edi.transports.base import printable  # noqa: PLC0415
 
     root = _root()
     with _engine(create=False).connect() as conn:
@@ -222,17 +223,22 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
     if as_json:
         typer.echo(json.dumps(body, indent=2, default=str))
         return
+    def when(t: Any) -> str:
+        """A time for people: to the second, in UTC, or '-'."""
+        return "-" if t is None else t.strftime("%Y-%m-%d %H:%M:%S UTC") if hasattr(t, "strftime") else str(t)
+
     typer.echo(f"config root {root.root}")
     typer.echo("daemons:" + ("" if body["daemons"] else " none running"))
     for d in body["daemons"]:
-        state = (f"stopped {d['stopped_at']}" if d["stopped_at"] else "running" if d["alive"]
+        state = (f"stopped {when(d['stopped_at'])}" if d["stopped_at"] else "running" if d["alive"]
                  else "SILENT (no heartbeat for a minute)")
-        typer.echo(f"  {d['id']}  heartbeat {d['heartbeat_at']}  {state}")
+        typer.echo(f"  {d['id']}  heartbeat {when(d['heartbeat_at'])}  {state}")
     typer.echo("connectors:")
     for c in body["connectors"]:
-        typer.echo(f"  {c['connector']:20} {c['kind']:6} partner {c['partner']:10} last poll {c['last_poll_at'] or '-'}"
-                   f"  last success {c['last_success_at'] or '-'}  files {c['files_taken']}"
-                   + (f"\n    last error {c['last_error_at']}: {c['last_error']}" if c["last_error"] else ""))
+        typer.echo(f"  {c['connector']:20} {c['kind']:6} partner {c['partner']:10} last poll {when(c['last_poll_at'])}"
+                   f"  last success {when(c['last_success_at'])}  files {c['files_taken']}"
+                   + (f"\n    last error {when(c['last_error_at'])}: {printable(c['last_error'])}"
+                      if c["last_error"] else ""))
         for cert in c.get("certificates", []):
             typer.echo(f"    certificate: {cert['error']}" if cert["error"] else
                        f"    {cert['which']:17} expires {cert['not_after']:%Y-%m-%d %H:%M} UTC "
@@ -244,8 +250,8 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
                    + (f", {o['failing']} failing" if o["failing"] else ""))
     typer.echo("POs nearest their 855 deadline:" + ("" if body["deadlines"] else " none waiting"))
     for p in body["deadlines"]:
-        typer.echo(f"  {p['partner']:10} {p['po_number']:12} {p['state']:10} due {p['due']}{' HOT' if p['hot'] else ''}"
-                   f"{'  OVERDUE' if p['overdue'] else ''}")
+        typer.echo(f"  {p['partner']:10} {p['po_number']:12} {p['state']:10} due {when(p['due'])}"
+                   f"{' HOT' if p['hot'] else ''}{'  OVERDUE' if p['overdue'] else ''}")
     typer.echo("open exceptions:" + ("" if body["exceptions"] else " none"))
     for k in body["exceptions"]:
         typer.echo(f"  {k['kind']:24} {k['count']:>5}")
