@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,24 @@ def test_a_bad_allocation_file_is_set_aside_and_the_other_pos_are_acknowledged(t
     assert state["pos"]["3K7QW2PB"] == "ordered"
     assert ("IMS_FILE_INVALID", "3K7QW2PB") in state["open"] or ("IMS_FILE", "3K7QW2PB") in state["open"]
     assert (allocations / "rejected").is_dir()
+
+
+def test_ignored_temporary_names_are_counted_and_a_stale_one_is_reported(tmp_path: Path) -> None:
+    """Names matching ignore_patterns are never taken; one lying there a day is IGNORED_FILE_STALE (once)."""
+    root = _root(tmp_path)
+    inbox = root / "drop" / "in"
+    (inbox / ".upload-in-progress.tmp").write_bytes(b"ISA*")
+    stale = inbox / "left-over.part"
+    stale.write_bytes(b"ISA*00*")
+    old = time.time() - 2 * 86400
+    os.utime(stale, (old, old))
+    svc = open_service(load_root(root))
+    svc.sleep = lambda _s: None
+    cycle(svc)
+    cycle(svc)
+    with svc.engine.connect() as conn:
+        entries = conn.execute(select(exception_log).where(exception_log.c.kind == "IGNORED_FILE_STALE")).all()
+        names = {r.remote_name for r in conn.execute(select(inbound_file))}
+    assert len(entries) == 1 and "left-over.part" in entries[0].message and "48 h" in entries[0].message
+    assert stale.exists() and (inbox / ".upload-in-progress.tmp").exists()
+    assert not names & {"left-over.part", ".upload-in-progress.tmp"}
