@@ -66,7 +66,7 @@ def test_held_shipment_can_be_corrected_under_the_same_id_and_a_shipped_one_cann
     feed(p, "01_single_line.edi")
     too_many = csv_with(*BODY, BODY[0].replace("006141410000002030", "006141410000002061"))  # 96 > 72
     assert p.confirm_pack(too_many, "v1.csv") == "held"
-    assert p.confirm_pack(too_many, "v1-again.csv") == "duplicate"        # same held content: no new effect
+    assert p.confirm_pack(too_many, "v1-again.csv") == "held"  # same held content: still held, no new effect
     (problem,) = rows(p, exception_log, exception_log.c.kind == "PACK_MISMATCH")
     assert "ASN_EXCEEDS_ACK" in problem.message and problem.status == "open"
     assert p.confirm_pack(CSV.read_bytes(), "v2.csv") == "shipped"
@@ -137,7 +137,7 @@ def test_a_pack_before_the_855_waits_and_ships_right_after_it(tmp_path: Path, da
     p.receive_bytes((SAMPLES / "inbound" / "01_single_line.edi").read_bytes(), "01.edi", "folder")
     p.process_inbound()
     assert p.confirm_pack(CSV.read_bytes(), "early.csv") == "waiting"
-    assert p.confirm_pack(CSV.read_bytes(), "early-again.csv") == "duplicate"
+    assert p.confirm_pack(CSV.read_bytes(), "early-again.csv") == "waiting"  # the same: still waiting
     (wait,) = rows(p, exception_log, exception_log.c.kind == "PACK_WAITING")
     assert "3K7QW2PA" in wait.message and wait.status == "open"
     assert p.allocate_and_acknowledge() == 0 and not rows(p, outbox, outbox.c.kind == "856")
