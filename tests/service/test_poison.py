@@ -17,6 +17,7 @@ from edi.pipeline.ims import EmbeddedIms
 from edi.scaffold import demo_samples, init_root
 from edi.store.pipeline_tables import exception_log, inbound_file, outbox, purchase_order, shipment
 from tests.service.test_service import edi
+from tests.store.conftest import database_url, pg_cluster, pg_database_url  # noqa: F401 - fixtures
 
 SAMPLES = demo_samples()
 GOOD = ("01_single_line.edi", "02_multi_line.edi", "03_rush_order.edi", "10_deal_with_notes.edi")
@@ -60,10 +61,11 @@ def _state(svc: object) -> dict[str, object]:
         }
 
 
-def test_one_poison_item_of_each_kind_never_stops_the_good_ones(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_poison_item_of_each_kind_never_stops_the_good_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 database_url: str) -> None:  # noqa: F811
     """A two-FC pack, a PO whose allocation raises, an undecodable and a newline file name: the rest flows."""
     root = _root(tmp_path)
+    monkeypatch.setenv("EDI_DATABASE_URL", database_url)
     inbox = root / "drop" / "in"
     packs = root / "ims" / "packs"
     packs.mkdir(parents=True)
@@ -110,7 +112,7 @@ def test_one_poison_item_of_each_kind_never_stops_the_good_ones(tmp_path: Path,
     cycle(svc)
     assert not (packs / "done" / "00_two_fcs.json").exists()
     assert "one fulfilment centre" in (packs / "rejected" / "00_two_fcs.json.error").read_text()
-    listed = edi(root, "exceptions", "list")
+    listed = edi(root, "exceptions", "list", env={"EDI_DATABASE_URL": database_url})
     assert listed.returncode == 0, listed.stderr
     assert not any(line.startswith("FORGED") for line in listed.stdout.splitlines())
 
